@@ -1,0 +1,172 @@
+"""The opening handshake, server side and client side (RFC 6455 section 4). No I/O."""
+
+import binascii
+import hashlib
+import os
+
+from .constants import ACCEPT_GUID
+from .errors import (
+    HandshakeError,
+    InvalidAccept,
+    InvalidExtension,
+    InvalidStatus,
+    InvalidSubprotocol,
+    InvalidUpgrade,
+)
+from .http import header_tokens, response_head
+
+_VERSION_HEADERS = [("Sec-WebSocket-Version", "13")]
+
+
+def accept_key(key):
+    """``Sec-WebSocket-Accept`` for the client's ``Sec-WebSocket-Key`` (a str)."""
+    digest = hashlib.sha1(key.encode("ascii") + ACCEPT_GUID).digest()
+    return str(binascii.b2a_base64(digest)[:-1], "ascii")
+
+
+def _is_valid_key(key):
+    # MicroPython's a2b_base64 returns b'' for garbage instead of raising, so check both ways.
+    try:
+        raw = binascii.a2b_base64(key.encode("ascii"))
+    except (ValueError, binascii.Error, UnicodeError):
+        return False
+    return len(raw) == 16 and str(binascii.b2a_base64(raw)[:-1], "ascii") == key
+
+
+def check_request(request, subprotocols=None):
+    """Validate an upgrade request (a ``RequestHead``); return ``(key, subprotocol)``.
+
+    ``subprotocols`` lists what the server supports, in order of preference; the first one the
+    client also offers is chosen (None when there is no match). Raises ``HandshakeError`` with
+    the status to answer: 405 for a method other than GET, 400 for a malformed upgrade, 426 for a
+    request that is not an upgrade at all or asks for another protocol version.
+    """
+    headers = request.headers
+    if request.method != "GET":
+        raise HandshakeError("WebSocket upgrade needs GET, not %s" % request.method, 405, [("Allow", "GET")])
+    if request.version != "HTTP/1.1":
+        raise HandshakeError("WebSocket upgrade needs HTTP/1.1, not %s" % request.version, 400)
+    upgrade = headers.get("Upgrade")
+    if upgrade is None:
+        raise HandshakeError(
+            "this resource speaks WebSocket only: send an Upgrade: websocket request",
+            426,
+            [("Upgrade", "websocket"), ("Connection", "Upgrade")] + _VERSION_HEADERS,
+        )
+    if "websocket" not in header_tokens(upgrade):
+        raise HandshakeError("Upgrade header must be 'websocket', not %r" % upgrade, 400)
+    if "upgrade" not in header_tokens(headers.get("Connection")):
+        raise HandshakeError("Connection header must contain 'upgrade'", 400)
+    if not headers.get("Host"):
+        raise HandshakeError("missing Host header", 400)
+    version = headers.get("Sec-WebSocket-Version")
+    if version != "13":
+        raise HandshakeError("unsupported Sec-WebSocket-Version %r: only 13 is supported" % version, 426, list(_VERSION_HEADERS))
+    key = headers.get("Sec-WebSocket-Key")
+    if key is None:
+        raise HandshakeError("missing Sec-WebSocket-Key header", 400)
+    if not _is_valid_key(key):
+        raise HandshakeError("Sec-WebSocket-Key must be 16 bytes in base64", 400)
+    chosen = None
+    if subprotocols:
+        offered = header_tokens(headers.get("Sec-WebSocket-Protocol"))
+        for name in subprotocols:
+            if name.lower() in offered:
+                chosen = name
+                break
+    return key, chosen
+
+
+def accept_response(key, subprotocol=None, extra_headers=()):
+    """The ``101 Switching Protocols`` response head for a valid request."""
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept_key(key))]
+    if subprotocol:
+        headers.append(("Sec-WebSocket-Protocol", subprotocol))
+    headers.extend(extra_headers)
+    return response_head(101, headers)
+
+
+def reject_response(status, reason, headers=()):
+    """A complete HTTP error response whose plain-text body is ``reason``; it closes the connection."""
+    body = (reason + "\n").encode("utf-8")
+    all_headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    all_headers.extend(headers)
+    return response_head(status, all_headers) + body
+
+
+def parse_uri(uri):
+    """Split a ``ws://`` or ``wss://`` URI into ``(secure, host, port, resource)``."""
+    if uri.startswith("ws://"):
+        secure, rest = False, uri[5:]
+    elif uri.startswith("wss://"):
+        secure, rest = True, uri[6:]
+    else:
+        raise ValueError("not a WebSocket URI (ws:// or wss://): %r" % uri)
+    slash = rest.find("/")
+    query = rest.find("?")
+    cut = min(i for i in (slash, query, len(rest)) if i >= 0)
+    authority, resource = rest[:cut], rest[cut:]
+    if not resource.startswith("/"):
+        resource = "/" + resource
+    if "@" in authority:
+        raise ValueError("credentials in WebSocket URIs are not supported")
+    port = 443 if secure else 80
+    if authority.startswith("["):
+        close = authority.find("]")
+        host = authority[1:close]
+        if authority[close + 1 : close + 2] == ":":
+            port = int(authority[close + 2 :])
+    elif ":" in authority:
+        host, port_text = authority.rsplit(":", 1)
+        port = int(port_text)
+    else:
+        host = authority
+    if not host:
+        raise ValueError("WebSocket URI without a host: %r" % uri)
+    return secure, host, port, resource
+
+
+class ClientHandshake:
+    """Builds the client's upgrade request and checks the server's answer."""
+
+    def __init__(self, host, port, resource="/", secure=False, subprotocols=None, origin=None, headers=()):
+        self.key = str(binascii.b2a_base64(os.urandom(16))[:-1], "ascii")
+        self.subprotocols = list(subprotocols or [])
+        host_header = "[%s]" % host if ":" in host else host
+        if port != (443 if secure else 80):
+            host_header = "%s:%d" % (host_header, port)
+        fields = [
+            ("Host", host_header),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", self.key),
+            ("Sec-WebSocket-Version", "13"),
+        ]
+        if self.subprotocols:
+            fields.append(("Sec-WebSocket-Protocol", ", ".join(self.subprotocols)))
+        if origin:
+            fields.append(("Origin", origin))
+        fields.extend(headers.items() if isinstance(headers, dict) else headers)
+        lines = ["GET %s HTTP/1.1" % resource] + ["%s: %s" % f for f in fields] + ["", ""]
+        self.request = "\r\n".join(lines).encode("utf-8")
+
+    def check_response(self, status, headers, body=b""):
+        """Validate the response (status and ``Headers``); return the chosen subprotocol or None.
+
+        Raises ``InvalidStatus`` (carrying status, headers and body), ``InvalidUpgrade``,
+        ``InvalidAccept``, ``InvalidSubprotocol`` or ``InvalidExtension``.
+        """
+        if status != 101:
+            raise InvalidStatus(status, headers, body)
+        if "websocket" not in header_tokens(headers.get("Upgrade")):
+            raise InvalidUpgrade("response Upgrade header is %r, not 'websocket'" % headers.get("Upgrade"))
+        if "upgrade" not in header_tokens(headers.get("Connection")):
+            raise InvalidUpgrade("response Connection header is %r, without 'upgrade'" % headers.get("Connection"))
+        if headers.get("Sec-WebSocket-Accept") != accept_key(self.key):
+            raise InvalidAccept("Sec-WebSocket-Accept does not match the key sent")
+        if headers.get("Sec-WebSocket-Extensions"):
+            raise InvalidExtension("server enabled an extension that was not offered: %s" % headers.get("Sec-WebSocket-Extensions"))
+        chosen = headers.get("Sec-WebSocket-Protocol")
+        if chosen is not None and chosen not in self.subprotocols:
+            raise InvalidSubprotocol("server chose subprotocol %r, which was not offered" % chosen)
+        return chosen

@@ -1,0 +1,231 @@
+"""The small part of HTTP/1.1 that a WebSocket endpoint needs: heads, headers, queries. No I/O.
+
+``HeadReader`` collects a request or response head from chunks of any size and enforces the
+limits (line length, header count, total size) while it reads, so a client that sends an endless
+line is stopped after ``max_line`` bytes, not after the buffer fills.
+"""
+
+from .errors import HandshakeError
+
+STATUS_PHRASES = {
+    101: "Switching Protocols",
+    200: "OK",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    426: "Upgrade Required",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
+
+class Headers:
+    """Case-insensitive HTTP headers that keep repeated fields and their order."""
+
+    def __init__(self, items=None):
+        self._items = []
+        if items:
+            for name, value in items.items() if isinstance(items, dict) else items:
+                self.add(name, value)
+
+    def add(self, name, value):
+        """Append a field (repeats are kept)."""
+        self._items.append((name, value))
+
+    def get(self, name, default=None):
+        """The field's value, repeated fields joined with ``", "``; ``default`` when absent."""
+        lname = name.lower()
+        values = [v for n, v in self._items if n.lower() == lname]
+        return ", ".join(values) if values else default
+
+    def get_all(self, name):
+        """Every value of the field, in order."""
+        lname = name.lower()
+        return [v for n, v in self._items if n.lower() == lname]
+
+    def __getitem__(self, name):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def items(self):
+        """The fields as ``(name, value)`` pairs, in order."""
+        return list(self._items)
+
+    def __iter__(self):
+        return iter([n for n, _ in self._items])
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return "Headers(%r)" % (self._items,)
+
+
+def header_tokens(value):
+    """The comma-separated tokens of a header value, stripped and lower-cased."""
+    if not value:
+        return []
+    return [t.strip().lower() for t in value.split(",") if t.strip()]
+
+
+class HeadReader:
+    """Collects one HTTP head from chunks; ``feed`` returns True once it is complete.
+
+    Then ``head`` holds the head (without its blank line) and ``rest`` the bytes that followed.
+    Raises ``HandshakeError`` (414 or 431) as soon as a limit is crossed.
+    """
+
+    def __init__(self, max_size=8192, max_line=4096, max_headers=100):
+        self.max_size = max_size
+        self.max_line = max_line
+        self.max_headers = max_headers
+        self.head = None
+        self.rest = b""
+        self._buf = bytearray()
+        self._lines = 0
+
+    def feed(self, data):
+        """Add ``data``; True when the head is complete."""
+        buf = self._buf
+        searched = max(0, len(buf) - 3)
+        buf.extend(data)
+        end = buf.find(b"\r\n\r\n", searched)
+        limit = len(buf) if end < 0 else end + 2
+        self._check_lines(searched, limit)
+        if end < 0:
+            if len(buf) > self.max_size:
+                raise HandshakeError("request head larger than %d bytes" % self.max_size, 431)
+            return False
+        if end + 4 > self.max_size:
+            raise HandshakeError("request head larger than %d bytes" % self.max_size, 431)
+        self.head = bytes(buf[:end])
+        self.rest = bytes(buf[end + 4 :])
+        self._buf = bytearray()
+        return True
+
+    def _check_lines(self, start, limit):
+        buf = self._buf
+        line_start = buf.rfind(b"\n", 0, start) + 1
+        while True:
+            nl = buf.find(b"\n", start, limit)
+            stop = limit if nl < 0 else nl
+            if stop - line_start > self.max_line:
+                status = 414 if line_start == 0 else 431
+                raise HandshakeError("%s longer than %d bytes" % ("request line" if status == 414 else "header line", self.max_line), status)
+            if nl < 0:
+                return
+            self._lines += 1
+            if self._lines > self.max_headers + 1:
+                raise HandshakeError("more than %d header fields" % self.max_headers, 431)
+            start = line_start = nl + 1
+
+
+def _parse_fields(lines):
+    headers = Headers()
+    for line in lines:
+        colon = line.find(":")
+        if colon <= 0 or line[0] in " \t" or line[colon - 1] in " \t":
+            raise HandshakeError("malformed header line", 400)
+        headers.add(line[:colon], line[colon + 1 :].strip())
+    return headers
+
+
+def _decode_head(head):
+    try:
+        text = str(head, "utf-8")
+    except UnicodeError:
+        raise HandshakeError("request head is not valid UTF-8", 400)
+    return text.split("\r\n")
+
+
+class RequestHead:
+    """A parsed request head: ``method``, ``target``, ``version``, ``headers``, ``path``, ``query_string``."""
+
+    def __init__(self, method, target, version, headers):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        query = target.find("?")
+        self.path = target if query < 0 else target[:query]
+        self.query_string = "" if query < 0 else target[query + 1 :]
+
+
+def parse_request(head):
+    """Parse a request head (bytes, without the blank line) into a ``RequestHead``."""
+    lines = _decode_head(head)
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise HandshakeError("malformed request line", 400)
+    method, target, version = parts
+    if not version.startswith("HTTP/"):
+        raise HandshakeError("malformed request line", 400)
+    return RequestHead(method, target, version, _parse_fields(lines[1:]))
+
+
+def parse_response(head):
+    """Parse a response head into ``(status, reason, headers)``."""
+    lines = _decode_head(head)
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not parts[1].isdigit():
+        raise HandshakeError("malformed status line: %r" % lines[0][:80], 400)
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(lines[1:])
+
+
+def response_head(status, headers=()):
+    """The bytes of a response head with ``status`` and ``headers`` (pairs), blank line included."""
+    lines = ["HTTP/1.1 %d %s" % (status, STATUS_PHRASES.get(status, "Unknown"))]
+    for name, value in headers:
+        lines.append("%s: %s" % (name, value))
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def unquote(text, plus_is_space=False):
+    """Percent-decode ``text`` (``+`` as space in query strings)."""
+    if plus_is_space:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    out = bytearray()
+    pieces = text.split("%")
+    out.extend(pieces[0].encode("utf-8"))
+    for piece in pieces[1:]:
+        try:
+            out.append(int(piece[:2], 16))
+            out.extend(piece[2:].encode("utf-8"))
+        except ValueError:
+            out.extend(b"%" + piece.encode("utf-8"))
+    try:
+        return str(out, "utf-8")
+    except UnicodeError:
+        return text
+
+
+def parse_query(query_string):
+    """A dict of the query's arguments; a repeated name keeps its first value (``getlist``-free)."""
+    args = {}
+    for pair in query_string.split("&"):
+        if not pair:
+            continue
+        eq = pair.find("=")
+        name = unquote(pair if eq < 0 else pair[:eq], True)
+        value = "" if eq < 0 else unquote(pair[eq + 1 :], True)
+        if name not in args:
+            args[name] = value
+    return args

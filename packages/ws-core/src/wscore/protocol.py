@@ -1,0 +1,385 @@
+"""The WebSocket connection as a pure state machine (RFC 6455 sections 5 to 7). No I/O.
+
+The I/O layer owns the socket and does three things with a ``Connection``:
+
+    conn.receive_data(chunk)      # any bytes-like object, of any size, as it arrives
+    for event in conn.events():   # str / bytes messages, Ping, Pong, Close
+        ...
+    for buf in conn.data_to_send():   # frames to write, in order (pongs, close replies, sends)
+        writer.write(buf)
+
+and ``conn.receive_eof()`` when the peer's TCP stream ends. Feeding one byte at a time yields
+exactly the events that feeding everything at once does.
+
+Payloads are unmasked straight out of the caller's chunk into the message's own buffer (one
+pass), text is validated as it arrives so an invalid byte closes with 1007 at once, and a frame
+whose length would take the message over ``max_size`` closes with 1009 before any of its payload
+is kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
+then closes the transport.
+"""
+
+import os
+
+from .constants import (
+    CLOSE_ABNORMAL,
+    CLOSE_INVALID_DATA,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NO_STATUS,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSED,
+    CLOSING,
+    MAX_CLOSE_REASON,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    OPEN,
+    is_valid_close_code,
+)
+from .errors import ConnectionClosed, ProtocolError, connection_closed
+from .frames import decode_header, encode_close_payload, encode_frame, encode_message
+from .mask import masked
+from .utf8 import Utf8Validator, is_valid_utf8
+
+# Up to 14 header bytes (2 + 8 for the length + 4 for the mask key).
+_MAX_HEADER = 14
+
+# CPython's decoder rejects every invalid sequence, so decoding a whole message validates it;
+# MicroPython's does not, so there every text byte goes through the validator.
+_DECODE_VALIDATES = True
+try:
+    b"\xed\xa0\x80".decode("utf-8")
+    _DECODE_VALIDATES = False
+except UnicodeError:
+    pass
+
+
+class Ping:
+    """A ping received (already answered with a pong unless the connection is closing)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+class Pong:
+    """A pong received; ``data`` is its payload."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+class Close:
+    """The connection reached CLOSED with this final ``code`` and ``reason``.
+
+    ``code`` is the peer's close code (1005 when its close frame had none), the code we sent
+    when we failed the connection, or 1006 when the TCP stream ended without a close frame.
+    """
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code, reason=""):
+        self.code = code
+        self.reason = reason
+
+
+def _new_mask_key():
+    return os.urandom(4)
+
+
+class Connection:
+    """One WebSocket connection after the opening handshake, for either side.
+
+    ``client`` is True on the client side: frames we send are masked, frames we receive must
+    not be. ``max_size`` bounds a received message (None: no bound).
+    """
+
+    def __init__(self, client=False, max_size=1 << 20):
+        self.client = client
+        self.max_size = max_size
+        self.state = OPEN
+        self.close_code = None
+        self.close_reason = ""
+        self.close_sent = False
+        self.close_received = False
+        self.error = None  # the ProtocolError that failed the connection, if any
+        self._events = []
+        self._outgoing = []
+        self._mask_source = _new_mask_key if client else None
+        # Frame being parsed.
+        self._header = bytearray(_MAX_HEADER)
+        self._header_length = 0
+        self._in_payload = False
+        self._remaining = 0
+        self._fin = True
+        self._opcode = 0
+        self._mask_key = None
+        self._phase = 0
+        self._control = None  # list of a control frame's payload pieces
+        # Message being assembled.
+        self._message_opcode = None
+        self._parts = []
+        self._message_size = 0
+        self._validator = None
+
+    # ---- receiving ----------------------------------------------------------------------
+
+    def receive_data(self, data):
+        """Parse ``data`` (bytes-like, any length); events and replies queue up."""
+        if self.state == CLOSED:
+            return  # nothing after the close handshake or a failure means anything
+        view = memoryview(data)
+        end = len(view)
+        pos = 0
+        try:
+            while pos < end and self.state != CLOSED:
+                if self._in_payload:
+                    take = min(self._remaining, end - pos)
+                    self._payload(view[pos : pos + take])
+                    pos += take
+                    self._remaining -= take
+                    if self._remaining == 0:
+                        self._frame_end()
+                else:
+                    pos = self._read_header(view, pos, end)
+        except ProtocolError as exc:
+            self._fail(exc)
+
+    def receive_eof(self):
+        """The peer's TCP stream ended; without a finished close handshake that is 1006."""
+        if self.state != CLOSED:
+            self.state = CLOSED
+            self.close_code = CLOSE_ABNORMAL
+            self.close_reason = ""
+            self._events.append(Close(CLOSE_ABNORMAL, ""))
+
+    def events(self):
+        """Return and forget the events received so far, oldest first."""
+        events = self._events
+        self._events = []
+        return events
+
+    def _read_header(self, view, pos, end):
+        if self._header_length == 0:
+            decoded = decode_header(view, pos, end - pos, not self.client)
+            if decoded is None:
+                take = end - pos
+                self._header[0:take] = view[pos:end]
+                self._header_length = take
+                return end
+            self._frame_start(*decoded)
+            return pos + decoded[0]
+        had = self._header_length
+        take = min(_MAX_HEADER - had, end - pos)
+        self._header[had : had + take] = view[pos : pos + take]
+        decoded = decode_header(self._header, 0, had + take, not self.client)
+        if decoded is None:
+            self._header_length = had + take
+            return pos + take
+        self._header_length = 0
+        self._frame_start(*decoded)
+        return pos + decoded[0] - had
+
+    def _frame_start(self, header_length, fin, opcode, length, mask_key):
+        if opcode >= OP_CLOSE:
+            if opcode > OP_PONG:
+                raise ProtocolError("reserved control opcode %d" % opcode)
+            self._control = []
+        elif opcode == OP_CONTINUATION:
+            if self._message_opcode is None:
+                raise ProtocolError("continuation frame without a message to continue")
+        elif opcode == OP_TEXT or opcode == OP_BINARY:
+            if self._message_opcode is not None:
+                raise ProtocolError("new message started before the previous one finished")
+            self._message_opcode = opcode
+            self._validator = Utf8Validator() if opcode == OP_TEXT else None
+        else:
+            raise ProtocolError("reserved data opcode %d" % opcode)
+        if opcode < OP_CLOSE and self.max_size is not None and self._message_size + length > self.max_size:
+            raise ProtocolError("message larger than %d bytes" % self.max_size, CLOSE_MESSAGE_TOO_BIG)
+        self._fin = fin
+        self._opcode = opcode
+        self._mask_key = mask_key
+        self._phase = 0
+        self._remaining = length
+        self._in_payload = True
+        if length == 0:
+            self._frame_end()
+
+    def _payload(self, chunk):
+        """Keep one piece of the current frame's payload, unmasked into a buffer of its own."""
+        if self._mask_key is not None:
+            piece = masked(chunk, self._mask_key, self._phase)
+            self._phase += len(chunk)
+        else:
+            piece = bytes(chunk)
+        if self._opcode >= OP_CLOSE:
+            self._control.append(piece)
+            return
+        self._parts.append(piece)
+        self._message_size += len(piece)
+        validator = self._validator
+        if validator is not None:
+            # CPython's final decode validates a message that arrives whole; pieces are checked
+            # as they come so that an invalid byte fails the connection at once.
+            whole = self._fin and len(self._parts) == 1 and self._remaining == len(piece)
+            if not (whole and _DECODE_VALIDATES) and not validator.feed(piece):
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+
+    def _frame_end(self):
+        self._in_payload = False
+        opcode = self._opcode
+        if opcode >= OP_CLOSE:
+            payload = b"".join(self._control)
+            self._control = None
+            self._control_frame(opcode, payload)
+        elif self._fin:
+            self._message_end()
+
+    def _message_end(self):
+        parts = self._parts
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self._message_opcode == OP_TEXT:
+            validator = self._validator
+            if not _DECODE_VALIDATES and not validator.finish():
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            if _DECODE_VALIDATES and len(parts) > 1 and not validator.finish():
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            try:
+                message = str(data, "utf-8")
+            except UnicodeError:
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+        else:
+            message = data if type(data) is bytes else bytes(data)
+        self._parts = []
+        self._message_size = 0
+        self._message_opcode = None
+        self._validator = None
+        self._events.append(message)
+
+    def _control_frame(self, opcode, payload):
+        if opcode == OP_PING:
+            if not self.close_sent:
+                self._outgoing.extend(encode_frame(OP_PONG, payload, True, self._mask()))
+            self._events.append(Ping(payload))
+        elif opcode == OP_PONG:
+            self._events.append(Pong(payload))
+        else:
+            self._close_frame(payload)
+
+    def _close_frame(self, payload):
+        if len(payload) == 0:
+            code, reason = CLOSE_NO_STATUS, ""
+        elif len(payload) == 1:
+            raise ProtocolError("close frame with a 1-byte payload")
+        else:
+            code = (payload[0] << 8) | payload[1]
+            if not is_valid_close_code(code):
+                raise ProtocolError("invalid close code %d" % code)
+            if not is_valid_utf8(payload[2:]):
+                raise ProtocolError("close reason is not valid UTF-8")
+            reason = str(payload[2:], "utf-8")
+        self.close_received = True
+        if not self.close_sent:
+            # Echo the peer's code (RFC 6455 section 5.5.1); an empty close gets an empty reply.
+            self._send_close(None if code == CLOSE_NO_STATUS else code, "")
+        self._closed(code, reason)
+
+    def _fail(self, exc):
+        """Fail the connection (RFC 6455 section 7.1.7): send the close code, stop parsing."""
+        self.error = exc
+        if not self.close_sent:
+            self._send_close(exc.code, _truncate_reason(str(exc)))
+        self._closed(exc.code, str(exc))
+
+    def _closed(self, code, reason):
+        self.state = CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        self._in_payload = False
+        self._parts = []
+        self._events.append(Close(code, reason))
+
+    # ---- sending ------------------------------------------------------------------------
+
+    def _mask(self):
+        return self._mask_source() if self._mask_source else None
+
+    def _check_can_send(self):
+        if self.close_sent or self.state == CLOSED:
+            raise connection_closed(self.close_code if self.close_code is not None else CLOSE_ABNORMAL, self.close_reason)
+
+    def send_text(self, text, fragment_size=None):
+        """Queue a text message (a ``str``), in frames of ``fragment_size`` bytes if given."""
+        self._check_can_send()
+        self._outgoing.extend(encode_message(OP_TEXT, text.encode("utf-8"), self._mask_source, fragment_size))
+
+    def send_binary(self, data, fragment_size=None):
+        """Queue a binary message (any bytes-like object, used without a copy on the server)."""
+        self._check_can_send()
+        self._outgoing.extend(encode_message(OP_BINARY, data, self._mask_source, fragment_size))
+
+    def send_message(self, message, fragment_size=None):
+        """Queue ``message``: text for a ``str``, binary for anything bytes-like."""
+        if isinstance(message, str):
+            self.send_text(message, fragment_size)
+        else:
+            self.send_binary(message, fragment_size)
+
+    def send_ping(self, data=b""):
+        """Queue a ping (payload of at most 125 bytes)."""
+        self._check_can_send()
+        self._outgoing.extend(encode_frame(OP_PING, _control_payload(data), True, self._mask()))
+
+    def send_pong(self, data=b""):
+        """Queue an unsolicited pong (payload of at most 125 bytes)."""
+        self._check_can_send()
+        self._outgoing.extend(encode_frame(OP_PONG, _control_payload(data), True, self._mask()))
+
+    def send_close(self, code=1000, reason=""):
+        """Start the closing handshake with ``code`` and ``reason`` (None for a close with no code).
+
+        Raises ``ValueError`` for a code that may not be sent or a reason over 123 bytes.
+        Nothing can be sent after this.
+        """
+        if code is not None and not is_valid_close_code(code):
+            raise ValueError("close code %d may not be sent" % code)
+        if self.close_sent or self.state == CLOSED:
+            return
+        self._send_close(code, reason)
+
+    def _send_close(self, code, reason):
+        payload = encode_close_payload(code, reason)
+        self._outgoing.extend(encode_frame(OP_CLOSE, payload, True, self._mask()))
+        self.close_sent = True
+        if self.state == OPEN:
+            self.state = CLOSING
+
+    def data_to_send(self):
+        """Return and forget the buffers queued for the wire, in order."""
+        out = self._outgoing
+        self._outgoing = []
+        return out
+
+    def abort(self, code=CLOSE_ABNORMAL, reason=""):
+        """Record that the connection ended without a close handshake (e.g. a timeout)."""
+        if self.state != CLOSED:
+            self._closed(code, reason)
+
+
+def _control_payload(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > 125:
+        raise ValueError("control frame payload longer than 125 bytes")
+    return data
+
+
+def _truncate_reason(reason):
+    # Our own failure messages are ASCII, so characters and bytes agree.
+    return reason[:MAX_CLOSE_REASON]

@@ -1,0 +1,131 @@
+"""Incremental UTF-8 validation that fails on the first invalid byte (RFC 3629, RFC 6455 8.1).
+
+``Utf8Validator().feed(chunk)`` returns False as soon as the bytes seen so far cannot start a
+valid UTF-8 string, so a text message split over frames or TCP reads is refused the moment the
+bad byte arrives (close 1007), not at the end of the message.
+
+CPython's incremental ``utf-8`` decoder is strict and fails early, so it is used where present.
+MicroPython's ``bytes.decode`` accepts surrogates, overlongs and code points above U+10FFFF and
+has no incremental decoder, so there a table-driven DFA does the work: over ASCII runs it never
+runs a per-byte Python loop (``_ascii_run`` is accelerated with viper when the build has it).
+"""
+
+try:
+    import codecs
+
+    _incremental_decoder = codecs.getincrementaldecoder("utf-8")
+except (ImportError, AttributeError):  # MicroPython
+    _incremental_decoder = None
+
+# DFA states: 0 = accept; other values count the continuation bytes still due, with a range for
+# the next byte (RFC 3629 section 4): _NEXT_LO/_NEXT_HI[state] bound the next byte.
+# State numbering: 1..3 = plain continuations due (80..BF);
+# 4 = after E0 (A0..BF), 5 = after ED (80..9F), 6 = after F0 (90..BF), 7 = after F4 (80..8F).
+_ACCEPT = 0
+_REJECT = -1
+_NEXT_LO = (0, 0x80, 0x80, 0x80, 0xA0, 0x80, 0x90, 0x80)
+_NEXT_HI = (0, 0xBF, 0xBF, 0xBF, 0xBF, 0x9F, 0xBF, 0x8F)
+# After a byte accepted in state s, how many continuation bytes are still due.
+_AFTER = (0, 0, 1, 2, 1, 1, 2, 2)
+
+
+def _lead_state(byte):
+    """The state after lead byte ``byte``, or _REJECT."""
+    if byte < 0x80:
+        return _ACCEPT
+    if byte < 0xC2:  # continuation byte as lead, or overlong C0/C1
+        return _REJECT
+    if byte < 0xE0:
+        return 1
+    if byte == 0xE0:
+        return 4
+    if byte == 0xED:
+        return 5
+    if byte < 0xF0:
+        return 2
+    if byte == 0xF0:
+        return 6
+    if byte < 0xF4:
+        return 3
+    if byte == 0xF4:
+        return 7
+    return _REJECT
+
+
+def _ascii_run_plain(data, start, end):
+    """Index of the first non-ASCII byte of ``data[start:end]``, or ``end``."""
+    i = start
+    while i < end and data[i] < 0x80:
+        i += 1
+    return i
+
+
+_ascii_run = _ascii_run_plain
+try:
+    from ._viper import ascii_run as _ascii_run  # type: ignore
+except (ImportError, SyntaxError):  # CPython, or a MicroPython build without viper
+    pass
+
+
+def _dfa_feed(state, data):
+    """Run the DFA over ``data`` from ``state``; the resulting state, or _REJECT."""
+    n = len(data)
+    i = 0
+    while i < n:
+        if state == _ACCEPT:
+            i = _ascii_run(data, i, n)
+            if i == n:
+                break
+            state = _lead_state(data[i])
+            if state == _REJECT:
+                return _REJECT
+        else:
+            byte = data[i]
+            if byte < _NEXT_LO[state] or byte > _NEXT_HI[state]:
+                return _REJECT
+            due = _AFTER[state]
+            state = due  # 0 means complete; 1 and 2 are plain continuation states
+        i += 1
+    return state
+
+
+class Utf8Validator:
+    """Checks a byte stream for UTF-8 validity, chunk by chunk."""
+
+    def __init__(self):
+        self._decoder = _incremental_decoder() if _incremental_decoder else None
+        self._state = _ACCEPT
+
+    def feed(self, data):
+        """Add ``data`` (any bytes-like object); False when the stream can no longer be valid."""
+        if self._decoder is not None:
+            try:
+                self._decoder.decode(data, False)
+            except UnicodeError:
+                return False
+            return True
+        if self._state == _REJECT:
+            return False
+        self._state = _dfa_feed(self._state, data)
+        return self._state != _REJECT
+
+    def finish(self):
+        """True when everything fed so far is a complete, valid UTF-8 string."""
+        if self._decoder is not None:
+            try:
+                self._decoder.decode(b"", True)
+            except UnicodeError:
+                return False
+            return True
+        return self._state == _ACCEPT
+
+
+def is_valid_utf8(data):
+    """True when ``data`` (bytes-like) is complete, valid UTF-8."""
+    validator = Utf8Validator()
+    return validator.feed(data) and validator.finish()
+
+
+def dfa_is_valid_utf8(data):
+    """``is_valid_utf8`` through the portable DFA, even on CPython (for tests and benchmarks)."""
+    return _dfa_feed(_ACCEPT, data) == _ACCEPT
