@@ -110,12 +110,17 @@ def parse_uri(uri):
         resource = "/" + resource
     if "@" in authority:
         raise ValueError("credentials in WebSocket URIs are not supported")
+    if "#" in uri:
+        raise ValueError("WebSocket URIs may not have a fragment (RFC 6455 section 3): %r" % uri)
     port = 443 if secure else 80
     if authority.startswith("["):
         close = authority.find("]")
+        after = authority[close + 1 :]
+        if close < 0 or (after and not after.startswith(":")):
+            raise ValueError("malformed IPv6 address in WebSocket URI: %r" % uri)
         host = authority[1:close]
-        if authority[close + 1 : close + 2] == ":":
-            port = int(authority[close + 2 :])
+        if after:
+            port = int(after[1:])
     elif ":" in authority:
         host, port_text = authority.rsplit(":", 1)
         port = int(port_text)
@@ -123,6 +128,8 @@ def parse_uri(uri):
         host = authority
     if not host:
         raise ValueError("WebSocket URI without a host: %r" % uri)
+    if not 0 < port < 65536:
+        raise ValueError("port out of range in WebSocket URI: %r" % uri)
     return secure, host, port, resource
 
 

@@ -102,11 +102,13 @@ class HeadReader:
     def feed(self, data):
         """Add ``data``; True when the head is complete."""
         buf = self._buf
-        searched = max(0, len(buf) - 3)
+        old = len(buf)
+        searched = max(0, old - 3)
         buf.extend(data)
         end = buf.find(b"\r\n\r\n", searched)
         limit = len(buf) if end < 0 else end + 2
-        self._check_lines(searched, limit)
+        # Lines are checked from the new bytes only: a newline already counted is not counted again.
+        self._check_lines(old, limit)
         if end < 0:
             if len(buf) > self.max_size:
                 raise HandshakeError("request head larger than %d bytes" % self.max_size, 431)
@@ -196,6 +198,9 @@ def response_head(status, headers=()):
     return "\r\n".join(lines).encode("utf-8")
 
 
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+
 def unquote(text, plus_is_space=False):
     """Percent-decode ``text`` (``+`` as space in query strings)."""
     if plus_is_space:
@@ -206,10 +211,11 @@ def unquote(text, plus_is_space=False):
     pieces = text.split("%")
     out.extend(pieces[0].encode("utf-8"))
     for piece in pieces[1:]:
-        try:
+        # Exactly two hex digits: int() alone would take "%4" or "% 4" for the byte 4.
+        if len(piece) >= 2 and piece[0] in _HEX_DIGITS and piece[1] in _HEX_DIGITS:
             out.append(int(piece[:2], 16))
             out.extend(piece[2:].encode("utf-8"))
-        except ValueError:
+        else:
             out.extend(b"%" + piece.encode("utf-8"))
     try:
         return str(out, "utf-8")

@@ -1,0 +1,105 @@
+"""``connect``: open a client WebSocket connection.
+
+    async with connect('ws://127.0.0.1:5000/echo') as ws:
+        await ws.send('hello')
+        print(await ws.receive())
+"""
+
+import asyncio
+
+from ..errors import HandshakeError
+from ..handshake import ClientHandshake, parse_uri
+from ..http import HeadReader, parse_response
+from . import runtime
+from .options import Options
+from .watchdog import Watchdog
+from .websocket import WebSocket
+
+# The most of a rejection's body we keep for InvalidStatus.
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class connect:
+    """Connect to a ``ws://`` or ``wss://`` URI; use as ``async with connect(uri) as ws``.
+
+    Options: ``subprotocols`` (offered, in order), ``headers`` (extra request headers, dict or
+    pairs), ``origin``, ``ssl`` (an ``ssl.SSLContext``; ``wss://`` without one verifies the
+    server's certificate and host name with the default trust store), and any ``Options`` name.
+    Raises ``OSError`` when the connection is refused, ``asyncio.TimeoutError`` after
+    ``open_timeout``, and a ``HandshakeError`` subclass when the server does not accept.
+    ``ws = await connect(uri).open()`` works too; then close it with ``await ws.close()``.
+    """
+
+    def __init__(self, uri, subprotocols=None, headers=None, origin=None, ssl=None, **options):
+        self.uri = uri
+        self.subprotocols = subprotocols
+        self.headers = headers or ()
+        self.origin = origin
+        self.ssl = ssl
+        self.options = Options(**options)
+        self.ws = None
+
+    async def open(self):
+        """Open the connection and return the ``WebSocket``."""
+        return await asyncio.wait_for(self._open(), self.options.open_timeout)
+
+    async def _open(self):
+        impl = runtime.impl
+        secure, host, port, resource = parse_uri(self.uri)
+        context = self.ssl
+        if secure and context is None:
+            context = impl.client_ssl_context()
+        if not secure:
+            context = None
+        reader, writer = await impl.open_connection(host, port, context, host if context else None)
+        try:
+            handshake = ClientHandshake(host, port, resource, secure, self.subprotocols, self.origin, self.headers)
+            await impl.write(writer, [handshake.request])
+            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
+            while True:
+                data = await impl.read(reader)
+                if not data:
+                    raise HandshakeError("connection closed during the opening handshake", 0)
+                if head_reader.feed(data):
+                    break
+            status, _, headers = parse_response(head_reader.head)
+            body = head_reader.rest
+            if status != 101:
+                body = await self._read_error_body(reader, headers, body)
+            subprotocol = handshake.check_response(status, headers, body)
+        except BaseException:
+            await impl.close(writer)
+            raise
+        ws = WebSocket(reader, writer, True, self.options, None, subprotocol)
+        watchdog = Watchdog(self.options.timer_tick())
+        ws._reader_task = asyncio.create_task(self._run(ws, watchdog, head_reader.rest))
+        self.ws = ws
+        return ws
+
+    async def _run(self, ws, watchdog, initial):
+        watchdog.add(ws)
+        try:
+            await ws._read_loop(initial)
+        finally:
+            watchdog.stop()
+
+    async def _read_error_body(self, reader, headers, body):
+        length = headers.get("Content-Length")
+        limit = min(int(length), _MAX_ERROR_BODY) if length and length.isdigit() else _MAX_ERROR_BODY
+        body = bytearray(body)
+        try:
+            while len(body) < limit:
+                data = await runtime.impl.read(reader)
+                if not data:
+                    break
+                body.extend(data)
+        except OSError:
+            pass
+        return bytes(body[:limit])
+
+    async def __aenter__(self):
+        return await self.open()
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.ws.close()
+        return False

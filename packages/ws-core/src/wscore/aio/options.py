@@ -1,0 +1,55 @@
+"""The options every connection understands, with their defaults (the same on both platforms)."""
+
+
+class Options:
+    """Limits and timeouts of a server or a client connection; unknown names raise TypeError.
+
+    - ``max_size`` (1 MiB): largest message received; a bigger one closes with 1009. None: no limit.
+    - ``max_queue`` (16): received messages held for a handler that is not reading; past that,
+      reading from the socket pauses, so TCP pushes back on the peer.
+    - ``handshake_timeout`` (10 s): a client must finish its request head within this (slowloris).
+    - ``open_timeout`` (10 s): a client connection must be open within this (client side).
+    - ``close_timeout`` (5 s): how long the closing handshake may take before the TCP connection
+      is dropped.
+    - ``ping_interval`` (20 s) and ``ping_timeout`` (20 s): keepalive. A ping goes out after
+      ``ping_interval`` seconds with nothing received; if nothing at all (a pong or any other
+      frame) arrives within ``ping_timeout`` after it, the connection is closed with 1011. Any
+      frame counts, not just the pong, because some device clients never answer pings but do
+      send data; a peer that is silent and deaf is dead either way. None turns keepalive off.
+    - ``idle_timeout`` (None): close a connection that received no byte for this long, even with
+      keepalive off; a frame stalled in the middle of its payload counts as idle.
+    - ``max_head_size`` (8 KiB): largest request head; lines are limited to half of it and
+      there may be at most 100 header fields.
+    - ``max_body_size`` (16 KiB): largest request body of a plain HTTP route.
+    - ``subprotocols`` (None): the subprotocols a server accepts, in order of preference.
+    - ``allowed_origins`` (None): if set, an upgrade whose ``Origin`` is not in it gets 403
+      (protection against cross-site WebSocket hijacking by pages of other sites).
+    - ``max_connections`` (None): server only; beyond it new connections get 503.
+    - ``fragment_size`` (None): if set, messages we send are split into frames of this size.
+    """
+
+    max_size = 1 << 20
+    max_queue = 16
+    handshake_timeout = 10.0
+    open_timeout = 10.0
+    close_timeout = 5.0
+    ping_interval = 20.0
+    ping_timeout = 20.0
+    idle_timeout = None
+    max_head_size = 8192
+    max_body_size = 16384
+    subprotocols = None
+    allowed_origins = None
+    max_connections = None
+    fragment_size = None
+
+    def __init__(self, **options):
+        for name, value in options.items():
+            if not hasattr(Options, name) or name.startswith("_"):
+                raise TypeError("unknown option %r" % name)
+            setattr(self, name, value)
+
+    def timer_tick(self):
+        """How often the timers of connections with these options need checking (seconds)."""
+        periods = [t for t in (self.ping_interval, self.ping_timeout, self.idle_timeout, self.close_timeout) if t]
+        return min(1.0, max(0.02, min(periods) / 4)) if periods else None

@@ -1,0 +1,24 @@
+"""The seam between the shared asyncio layer and the interpreter it runs on.
+
+A platform package (ws-cpython or ws-micropython) calls ``use(impl)`` once at import with an
+object that provides what differs between CPython's and MicroPython's asyncio:
+
+- ``monotonic()``: seconds as a float;
+- ``async read(reader)``: the next bytes-like chunk, empty at end of stream; the chunk is only
+  valid until the next call (MicroPython reuses one buffer);
+- ``async write(writer, buffers)``: write the buffers in order and wait until drained;
+- ``async close(writer)``: close the stream, ignoring errors;
+- ``peer_address(writer)``: ``(host, port)`` of the peer;
+- ``async open_connection(host, port, ssl, server_hostname)`` and
+  ``async start_server(callback, host, port, ssl, backlog)``;
+- ``client_ssl_context()``: a context that verifies certificates and host names;
+- ``log_exception(message, exc)`` and ``log(message)``.
+"""
+
+impl = None
+
+
+def use(platform_impl):
+    """Install the platform implementation; the platform package does this at import."""
+    global impl
+    impl = platform_impl

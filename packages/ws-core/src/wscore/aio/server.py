@@ -1,0 +1,353 @@
+"""``App``: a small HTTP/1.1 server and router whose routes can become WebSocket endpoints.
+
+    app = App()
+
+    @app.route('/echo')
+    @with_websocket
+    async def echo(request, ws):
+        async for message in ws:
+            await ws.send(message)
+
+    app.run(port=5000)
+
+Each connection is served by one task: it reads the request head (within
+``handshake_timeout``), runs the route in a handler task, and, if the route upgraded to
+WebSocket, becomes the connection's reading task. The handler returning closes with 1000, raising
+closes with 1011 (and logs the traceback), and the peer leaving cancels the handler.
+"""
+
+import asyncio
+import json
+
+from ..errors import ConnectionClosed, HandshakeError
+from ..handshake import accept_response, check_request, reject_response
+from ..http import HeadReader, parse_query, parse_request, response_head
+from . import runtime
+from .options import Options
+from .watchdog import Watchdog
+from .websocket import WebSocket
+
+
+class Request:
+    """An HTTP request: ``method``, ``path``, ``query_string``, ``args`` (dict), ``headers``
+    (case-insensitive ``Headers``), ``client_addr`` (host, port), ``body`` (bytes), ``app``,
+    and ``url_args`` (the path parameters)."""
+
+    def __init__(self, app, head, client_addr, reader, writer):
+        self.app = app
+        self.method = head.method
+        self.path = head.path
+        self.query_string = head.query_string
+        self.args = parse_query(head.query_string)
+        self.headers = head.headers
+        self.version = head.version
+        self.client_addr = client_addr
+        self.body = b""
+        self.url_args = {}
+        self.websocket = None
+        self._reader = reader
+        self._writer = writer
+        self._leftover = b""
+        self._decided = asyncio.Event()  # the route returned, or upgraded to WebSocket
+        self._done = asyncio.Event()  # the route's task ended
+        self._handler_task = None
+
+
+def with_websocket(handler):
+    """Mark an ``async def handler(request, ws, **url_args)`` route as a WebSocket endpoint.
+
+    A request that is not a valid upgrade gets 400 (426 if it is no upgrade at all).
+    """
+
+    async def websocket_route(request, **url_args):
+        ws = await websocket_upgrade(request)
+        await handler(request, ws, **url_args)
+
+    return websocket_route
+
+
+async def websocket_upgrade(request, subprotocols=None):
+    """Upgrade ``request`` to WebSocket from inside a route and return the ``WebSocket``.
+
+    Call it after checking credentials: until then the route can still answer with an HTTP
+    error. Raises ``HandshakeError`` (turned into the matching HTTP error) for a bad upgrade or a
+    forbidden ``Origin``.
+    """
+    options = request.app.options
+    allowed = options.allowed_origins
+    if allowed is not None and request.headers.get("Origin") not in allowed:
+        raise HandshakeError("Origin not allowed", 403)
+    key, subprotocol = check_request(request, subprotocols or options.subprotocols)
+    await runtime.impl.write(request._writer, [accept_response(key, subprotocol)])
+    ws = WebSocket(request._reader, request._writer, False, options, request, subprotocol)
+    ws._handler_task = request._handler_task
+    request.websocket = ws
+    request._decided.set()
+    return ws
+
+
+class _Route:
+    def __init__(self, pattern, methods, handler):
+        self.methods = methods
+        self.handler = handler
+        self.segments = pattern.strip("/").split("/") if pattern.strip("/") else []
+
+    def match(self, path):
+        """The path parameters if ``path`` matches, else None."""
+        parts = path.strip("/").split("/") if path.strip("/") else []
+        params = {}
+        for i, segment in enumerate(self.segments):
+            if segment.startswith("<") and segment.endswith(">"):
+                kind, _, name = segment[1:-1].rpartition(":")
+                if kind == "path":
+                    params[name] = "/".join(parts[i:])
+                    return params if parts[i:] else None
+                if i >= len(parts):
+                    return None
+                value = parts[i]
+                if kind == "int":
+                    if not value.isdigit():
+                        return None
+                    value = int(value)
+                params[name] = value
+            elif i >= len(parts) or parts[i] != segment:
+                return None
+        return params if len(parts) == len(self.segments) else None
+
+
+def _http_response(result):
+    """Turn what a plain route returned into response bytes."""
+    status, headers = 200, {}
+    if isinstance(result, tuple):
+        body = result[0]
+        status = result[1] if len(result) > 1 else 200
+        headers = dict(result[2]) if len(result) > 2 else {}
+    else:
+        body = result
+    content_type = "text/plain; charset=utf-8"
+    if body is None:
+        body = b""
+        status = 204 if status == 200 else status
+    elif isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        content_type = "application/json"
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+        if body.startswith(b"<"):
+            content_type = "text/html; charset=utf-8"
+    elif not isinstance(body, (bytes, bytearray)):
+        raise TypeError("a route must return str, bytes, dict, list, None or a (body, status, headers) tuple")
+    else:
+        content_type = "application/octet-stream"
+    fields = [(name, value) for name, value in headers.items()]
+    if not any(name.lower() == "content-type" for name, _ in fields):
+        fields.append(("Content-Type", content_type))
+    fields.append(("Content-Length", str(len(body))))
+    fields.append(("Connection", "close"))
+    return [response_head(status, fields), body]
+
+
+class App:
+    """A web application: routes, options, and the server that runs them.
+
+    ``App(**options)`` takes the options of ``Options`` (``max_size``, timeouts, limits...).
+    """
+
+    def __init__(self, **options):
+        self.options = Options(**options)
+        self._routes = []
+        self._servers = []
+        self._connections = set()
+        self._handlers = set()
+        self._websockets = set()
+        self._watchdog = Watchdog(self.options.timer_tick())
+        self._stopped = None
+
+    def route(self, path, methods=None):
+        """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
+
+        def register(handler):
+            self._routes.append(_Route(path, methods or ["GET"], handler))
+            return handler
+
+        return register
+
+    # ---- running ----------------------------------------------------------------------
+
+    async def start(self, host="0.0.0.0", port=5000, ssl=None, backlog=100):
+        """Start listening; returns once the server accepts connections."""
+        self._stopped = asyncio.Event()
+        server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
+        self._servers.append(server)
+        return server
+
+    async def serve(self, host="0.0.0.0", port=5000, ssl=None):
+        """Start listening and serve until ``shutdown()``."""
+        await self.start(host, port, ssl)
+        await self._stopped.wait()
+
+    def run(self, host="0.0.0.0", port=5000, ssl=None, debug=False):
+        """Serve until interrupted (Ctrl-C); then shut down gracefully."""
+        runtime.impl.log("serving on %s://%s:%d" % ("https" if ssl else "http", host, port))
+
+        async def main():
+            try:
+                await self.serve(host, port, ssl)
+            finally:
+                await self.shutdown()
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+
+    async def shutdown(self, timeout=5.0):
+        """Stop accepting, close every WebSocket with 1001, and wait up to ``timeout`` for handlers."""
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        for ws in list(self._websockets):
+            if ws._conn.state == 1:  # OPEN
+                ws._conn.send_close(1001, "server shutting down")
+                ws._write_nowait()
+                ws._cancel_handler()
+        deadline = runtime.impl.monotonic() + timeout
+        while (self._handlers or self._connections) and runtime.impl.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for task in list(self._connections):
+            task.cancel()
+        self._watchdog.stop()
+        if self._stopped is not None:
+            self._stopped.set()
+
+    # ---- one connection ---------------------------------------------------------------
+
+    async def _serve_connection(self, reader, writer):
+        impl = runtime.impl
+        task = asyncio.current_task()
+        self._connections.add(task)
+        try:
+            limit = self.options.max_connections
+            if limit is not None and len(self._connections) > limit:
+                await impl.write(writer, [reject_response(503, "too many connections")])
+                return
+            try:
+                request = await asyncio.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
+            except asyncio.TimeoutError:
+                return  # slowloris: no answer owed to a client that never finished its request
+            except HandshakeError as exc:
+                await impl.write(writer, [reject_response(exc.status, exc.reason, exc.headers)])
+                return
+            if request is None:
+                return
+            await self._dispatch(request)
+        except (OSError, EOFError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # a bug of ours must not take the server down
+            impl.log_exception("error serving a connection", exc)
+        finally:
+            self._connections.discard(task)
+            await impl.close(writer)
+
+    async def _read_request(self, reader, writer):
+        options = self.options
+        head_reader = HeadReader(options.max_head_size, options.max_head_size // 2)
+        while True:
+            data = await runtime.impl.read(reader)
+            if not data:
+                return None
+            if head_reader.feed(data):
+                break
+        request = Request(self, parse_request(head_reader.head), runtime.impl.peer_address(writer), reader, writer)
+        rest = head_reader.rest
+        length = request.headers.get("Content-Length")
+        if length is not None:
+            if not length.isdigit():
+                raise HandshakeError("invalid Content-Length", 400)
+            length = int(length)
+            if length > options.max_body_size:
+                raise HandshakeError("request body larger than %d bytes" % options.max_body_size, 413)
+            body = bytearray(rest)
+            while len(body) < length:
+                data = await runtime.impl.read(reader)
+                if not data:
+                    return None
+                body.extend(data)
+            request.body = bytes(body[:length])
+            rest = bytes(body[length:])
+        request._leftover = rest
+        return request
+
+    def _find_route(self, request):
+        allowed = False
+        for route in self._routes:
+            params = route.match(request.path)
+            if params is None:
+                continue
+            if request.method in route.methods or (request.method == "HEAD" and "GET" in route.methods):
+                return route, params
+            allowed = True
+        raise HandshakeError("method not allowed" if allowed else "not found", 405 if allowed else 404)
+
+    async def _dispatch(self, request):
+        impl = runtime.impl
+        try:
+            route, params = self._find_route(request)
+        except HandshakeError as exc:
+            await impl.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
+            return
+        request.url_args = params
+        outcome = []
+        handler_task = asyncio.create_task(self._run_handler(route.handler, request, params, outcome))
+        request._handler_task = handler_task
+        self._handlers.add(handler_task)
+        await request._decided.wait()
+        ws = request.websocket
+        if ws is None:
+            await impl.write(request._writer, outcome[0])
+            return
+        self._websockets.add(ws)
+        self._watchdog.add(ws)
+        try:
+            await ws._read_loop(request._leftover)
+        finally:
+            self._watchdog.discard(ws)
+            self._websockets.discard(ws)
+        # The handler was cancelled if the peer left; let it clean up, within reason.
+        if not handler_task.done():
+            try:
+                await asyncio.wait_for(request._done.wait(), self.options.close_timeout)
+            except asyncio.TimeoutError:
+                impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
+
+    async def _run_handler(self, handler, request, params, outcome):
+        """Run a route to its end and decide what the connection owes the peer."""
+        try:
+            result = await handler(request, **params)
+            if request.websocket is None:
+                outcome.append(_http_response(result))
+            else:
+                await request.websocket.close(1000)
+        except asyncio.CancelledError:
+            pass  # the peer left (or the server is shutting down)
+        except HandshakeError as exc:
+            if request.websocket is None:
+                outcome.append([reject_response(exc.status, exc.reason, exc.headers)])
+        except ConnectionClosed:
+            pass  # the handler used a closed connection: it ended, which is no error
+        except Exception as exc:
+            ws = request.websocket
+            runtime.impl.log_exception("error in handler of %s" % request.path, exc)
+            if ws is None:
+                outcome.append([reject_response(500, "internal server error")])
+            else:
+                try:
+                    await ws.close(1011, "internal error")
+                except asyncio.CancelledError:
+                    pass
+        finally:
+            self._handlers.discard(asyncio.current_task())
+            request._done.set()
+            request._decided.set()

@@ -1,0 +1,261 @@
+"""``WebSocket``: one open connection, the same class for servers and clients.
+
+One task reads the socket (``_read_loop``): it feeds ws-core's ``Connection``, queues messages
+for ``receive()``, answers pings and closes, and when the connection ends it wakes every waiter.
+On the server it also cancels the handler when the peer went away, so a handler blocked in
+``receive()`` or anywhere else sees ``CancelledError``. No task or future is made per message.
+"""
+
+import asyncio
+
+from ..constants import CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSED, OPEN
+from ..errors import ConnectionClosedOK, connection_closed
+from ..protocol import Close, Connection, Pong
+from . import runtime
+
+
+class WebSocket:
+    """An open WebSocket connection.
+
+    ``await receive()`` returns the next message (``str`` for text, ``bytes`` for binary);
+    ``await send(message)`` sends one; ``async for message in ws`` iterates until a normal
+    close. After the connection closed, ``receive`` and ``send`` raise ``ConnectionClosed``
+    with the final code and reason.
+    """
+
+    def __init__(self, reader, writer, client, options, request=None, subprotocol=None):
+        self.request = request
+        self.subprotocol = subprotocol
+        self.options = options
+        self._reader = reader
+        self._writer = writer
+        self._conn = Connection(client, options.max_size)
+        self._messages = []
+        self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
+        self._space = asyncio.Event()  # the handler took a message from a full queue
+        self._closed = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._pings = {}
+        self._reader_task = None
+        self._handler_task = None
+        self._handler_closing = False
+        self._last_received = runtime.impl.monotonic()
+        self._ping_sent_at = None
+
+    # ---- state ----------------------------------------------------------------------
+
+    @property
+    def closed(self):
+        """True once the connection is closed (the closing handshake is over or failed)."""
+        return self._closed.is_set()
+
+    @property
+    def close_code(self):
+        """The final close code, or None while the connection is open."""
+        return self._conn.close_code if self._conn.state == CLOSED else None
+
+    @property
+    def close_reason(self):
+        """The final close reason ('' if none), or None while the connection is open."""
+        return self._conn.close_reason if self._conn.state == CLOSED else None
+
+    @property
+    def state(self):
+        """OPEN, CLOSING or CLOSED (``wscore.constants``)."""
+        return self._conn.state
+
+    # ---- receiving --------------------------------------------------------------------
+
+    async def receive(self):
+        """The next message: ``str`` for text, ``bytes`` for binary.
+
+        Raises ``ConnectionClosedOK`` or ``ConnectionClosedError`` once the connection is
+        closed and every message received before was returned.
+        """
+        while not self._messages:
+            if self._conn.state == CLOSED:
+                raise connection_closed(self._conn.close_code, self._conn.close_reason)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if len(self._messages) >= self.options.max_queue:
+            self._space.set()
+        return self._messages.pop(0)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.receive()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration
+
+    # ---- sending ----------------------------------------------------------------------
+
+    async def send(self, message):
+        """Send ``message``: a ``str`` as text, bytes-like as binary; waits until written.
+
+        Waiting for the write to drain is what keeps a peer that does not read from making us
+        buffer without bound. Sends from several tasks go out whole and in call order.
+        """
+        self._conn.send_message(message, self.options.fragment_size)
+        await self._flush()
+
+    async def ping(self, data=b""):
+        """Send a ping and wait for its pong; raises ``ConnectionClosed`` if the connection ends first."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        data = bytes(data)
+        waiter = self._pings.get(data)
+        if waiter is None:
+            waiter = self._pings[data] = asyncio.Event()
+            self._conn.send_ping(data)
+            await self._flush()
+        await waiter.wait()
+        if self._pings.get(data) is waiter:  # woken by the end of the connection, not a pong
+            raise connection_closed(self._conn.close_code, self._conn.close_reason)
+
+    async def close(self, code=1000, reason=""):
+        """Close with ``code`` and ``reason`` and wait for the closing handshake.
+
+        If the peer does not answer within ``close_timeout`` the TCP connection is dropped.
+        Closing a closed connection does nothing.
+        """
+        if self._handler_task is not None and asyncio.current_task() is self._handler_task:
+            self._handler_closing = True
+        if self._conn.state == OPEN:
+            self._conn.send_close(code, reason)
+            try:
+                await self._flush()
+            except OSError:
+                self._abort()
+        if not self._closed.is_set():
+            try:
+                await asyncio.wait_for(self._closed.wait(), self.options.close_timeout)
+            except asyncio.TimeoutError:
+                self._abort()
+                await self._closed.wait()
+
+    async def _flush(self):
+        async with self._send_lock:
+            buffers = self._conn.data_to_send()
+            if buffers:
+                await runtime.impl.write(self._writer, buffers)
+
+    # ---- the reading task ------------------------------------------------------------
+
+    async def _read_loop(self, initial=b""):
+        """Read until the connection is closed; then close the socket and wake every waiter."""
+        self._reader_task = asyncio.current_task()
+        conn = self._conn
+        impl = runtime.impl
+        max_queue = self.options.max_queue
+        try:
+            if initial:
+                conn.receive_data(initial)
+                await self._dispatch()
+            while conn.state != CLOSED:
+                data = await impl.read(self._reader)
+                self._last_received = impl.monotonic()
+                self._ping_sent_at = None
+                if data:
+                    conn.receive_data(data)
+                else:
+                    conn.receive_eof()
+                await self._dispatch()
+                while len(self._messages) >= max_queue and conn.state != CLOSED:
+                    self._space.clear()
+                    await self._space.wait()
+            if conn.client and conn.close_received:
+                # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
+                await asyncio.wait_for(self._until_eof(), self.options.close_timeout)
+        except asyncio.CancelledError:
+            if not self._aborted():
+                raise
+        except (OSError, EOFError, asyncio.TimeoutError):
+            conn.receive_eof()
+        finally:
+            self._finish()
+            await impl.close(self._writer)
+            self._cancel_handler()
+
+    async def _until_eof(self):
+        while await runtime.impl.read(self._reader):
+            pass
+
+    async def _dispatch(self):
+        """Act on what the core produced: queue messages, settle pings, write replies."""
+        for event in self._conn.events():
+            if isinstance(event, (str, bytes)):
+                self._messages.append(event)
+                self._wakeup.set()
+            elif isinstance(event, Pong):
+                waiter = self._pings.pop(bytes(event.data), None)
+                if waiter is not None:
+                    waiter.set()
+            elif isinstance(event, Close):
+                # On the server the peer leaving cancels the handler; cancel before waking it,
+                # so that a handler blocked in receive() sees CancelledError, as documented.
+                self._cancel_handler()
+                self._wakeup.set()
+        if self._conn._outgoing:
+            try:
+                await self._flush()
+            except OSError:
+                self._conn.receive_eof()
+
+    def _aborted(self):
+        return self._conn.state == CLOSED
+
+    def _abort(self, code=CLOSE_ABNORMAL, reason=""):
+        """Drop the connection without (further) handshake: stop the reading task."""
+        self._conn.abort(code, reason)
+        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
+            self._reader_task.cancel()
+
+    def _finish(self):
+        self._conn.abort()  # CLOSED with 1006 unless a code was already final
+        self._closed.set()
+        self._wakeup.set()
+        self._space.set()
+        for waiter in self._pings.values():
+            waiter.set()
+
+    def _cancel_handler(self):
+        task = self._handler_task
+        if task is not None and not self._handler_closing and task is not asyncio.current_task():
+            task.cancel()
+
+    # ---- timers (called by the Watchdog) -----------------------------------------------
+
+    def _check_timers(self, now):
+        """Send a keepalive ping or drop the connection when a timer expired."""
+        options = self.options
+        if self._conn.state == CLOSED:
+            return
+        silent = now - self._last_received
+        if options.idle_timeout and silent > options.idle_timeout:
+            self._fail_timer(CLOSE_GOING_AWAY, "idle timeout")
+        elif self._ping_sent_at is not None:
+            if options.ping_timeout and now - self._ping_sent_at > options.ping_timeout:
+                self._fail_timer(CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
+        elif options.ping_interval and silent > options.ping_interval and self._conn.state == OPEN:
+            self._ping_sent_at = now
+            self._conn.send_ping(b"keepalive")
+            self._write_nowait()
+
+    def _fail_timer(self, code, reason):
+        if self._conn.state == OPEN:
+            self._conn.send_close(code, reason)
+            self._write_nowait()
+        self._abort(code, reason)
+
+    def _write_nowait(self):
+        # Timers must not block on a peer that does not read: write what fits, never drain.
+        if self._send_lock.locked():
+            return
+        try:
+            for buf in self._conn.data_to_send():
+                self._writer.write(buf)
+        except OSError:
+            pass

@@ -1,0 +1,111 @@
+"""What MicroPython's asyncio does differently: one ``Stream`` class, ``readinto``, no logging.
+
+Reads go into one buffer shared by every connection: the core copies what it keeps before the
+reading task awaits again, so the buffer is free by the time any other task reads. That keeps
+an idle connection's heap cost free of a read buffer.
+"""
+
+import asyncio
+import socket
+import sys
+import time
+
+_READ_SIZE = 16 * 1024
+_read_buffer = bytearray(_READ_SIZE)
+_read_view = memoryview(_read_buffer)
+# Writes larger than this go out in slices, so the stream never copies a big payload.
+_WRITE_SLICE = 8 * 1024
+
+_ECONNRESET = 104
+try:
+    import errno
+
+    _ECONNRESET = errno.ECONNRESET
+except (ImportError, AttributeError):
+    pass
+
+_last_ticks = time.ticks_ms()
+_elapsed_ms = 0
+
+
+def monotonic():
+    """Seconds since import, from ``ticks_ms`` with its wrap-around undone."""
+    global _last_ticks, _elapsed_ms
+    now = time.ticks_ms()
+    _elapsed_ms += time.ticks_diff(now, _last_ticks)
+    _last_ticks = now
+    return _elapsed_ms / 1000
+
+
+async def read(stream):
+    """The next chunk (a view of the shared buffer); ``b''`` at end of stream or after a reset."""
+    try:
+        n = await stream.readinto(_read_buffer)
+    except OSError as exc:
+        if exc.args and exc.args[0] == _ECONNRESET:
+            return b""
+        raise
+    return _read_view[:n] if n else b""
+
+
+async def write(stream, buffers):
+    """Write ``buffers`` in order, large ones in slices, and wait until the socket took them."""
+    for buf in buffers:
+        if len(buf) <= _WRITE_SLICE:
+            stream.write(buf)
+            continue
+        view = memoryview(buf)
+        for start in range(0, len(buf), _WRITE_SLICE):
+            stream.write(view[start : start + _WRITE_SLICE])
+            await stream.drain()
+    await stream.drain()
+
+
+async def close(stream):
+    """Close the stream, ignoring errors."""
+    try:
+        stream.close()
+        await stream.wait_closed()
+    except (OSError, asyncio.CancelledError):
+        pass
+
+
+def peer_address(stream):
+    """``(host, port)`` of the peer, decoded from the raw sockaddr."""
+    try:
+        addr = socket.sockaddr(stream.get_extra_info("peername"))
+        return (addr[1], addr[2])
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+
+
+async def open_connection(host, port, ssl_context, server_hostname):
+    """Open a TCP (or TLS) connection; returns ``(stream, stream)``."""
+    if ssl_context is None:
+        return await asyncio.open_connection(host, port)
+    return await asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname)
+
+
+async def start_server(callback, host, port, ssl_context, backlog):
+    """Listen on ``host``:``port``; ``callback(stream, stream)`` serves each connection."""
+    return await asyncio.start_server(callback, host, port, backlog=backlog, ssl=ssl_context)
+
+
+def client_ssl_context():
+    """A verifying client context. MicroPython has no system trust store: load a CA (DER) into it."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def log_exception(message, exc):
+    """Print ``message`` and the traceback (MicroPython has no ``logging``)."""
+    print("wsio:", message)
+    sys.print_exception(exc)
+
+
+def log(message):
+    """Print an operational message."""
+    print("wsio:", message)
