@@ -97,11 +97,18 @@ class Connection:
 
     ``client`` is True on the client side: frames we send are masked, frames we receive must
     not be. ``max_size`` bounds a received message (None: no bound).
+
+    With ``defer_errors`` a protocol violation does not fail the connection at once: parsing
+    stops, ``pending_error`` holds the error, and the I/O layer calls ``fail()`` once the
+    application has dealt with the messages that arrived before the bad frame (so a message and
+    a bad frame in one TCP segment still get the message's reply before the close frame).
     """
 
-    def __init__(self, client=False, max_size=1 << 20):
+    def __init__(self, client=False, max_size=1 << 20, defer_errors=False):
         self.client = client
         self.max_size = max_size
+        self.defer_errors = defer_errors
+        self.pending_error = None
         self.state = OPEN
         self.close_code = None
         self.close_reason = ""
@@ -131,8 +138,8 @@ class Connection:
 
     def receive_data(self, data):
         """Parse ``data`` (bytes-like, any length); events and replies queue up."""
-        if self.state == CLOSED:
-            return  # nothing after the close handshake or a failure means anything
+        if self.state == CLOSED or self.pending_error is not None:
+            return  # nothing after the close handshake or a protocol error means anything
         view = memoryview(data)
         end = len(view)
         pos = 0
@@ -148,7 +155,15 @@ class Connection:
                 else:
                     pos = self._read_header(view, pos, end)
         except ProtocolError as exc:
-            self._fail(exc)
+            if self.defer_errors:
+                self.pending_error = exc
+            else:
+                self._fail(exc)
+
+    def fail(self):
+        """Fail the connection with ``pending_error`` (see ``defer_errors``)."""
+        if self.pending_error is not None and self.state != CLOSED:
+            self._fail(self.pending_error)
 
     def receive_eof(self):
         """The peer's TCP stream ended; without a finished close handshake that is 1006."""

@@ -29,16 +29,17 @@ class WebSocket:
         self.options = options
         self._reader = reader
         self._writer = writer
-        self._conn = Connection(client, options.max_size)
+        self._conn = Connection(client, options.max_size, defer_errors=True)
         self._messages = []
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
-        self._space = asyncio.Event()  # the handler took a message from a full queue
+        self._space = asyncio.Event()  # the reader of messages took one, or waits for one
         self._closed = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._pings = {}
         self._reader_task = None
         self._handler_task = None
         self._handler_closing = False
+        self._receiving = False  # a task waits in receive() with nothing queued
         self._last_received = runtime.impl.monotonic()
         self._ping_sent_at = None
 
@@ -75,8 +76,13 @@ class WebSocket:
         while not self._messages:
             if self._conn.state == CLOSED:
                 raise connection_closed(self._conn.close_code, self._conn.close_reason)
+            self._space.set()
             self._wakeup.clear()
-            await self._wakeup.wait()
+            self._receiving = True
+            try:
+                await self._wakeup.wait()
+            finally:
+                self._receiving = False
         if len(self._messages) >= self.options.max_queue:
             self._space.set()
         return self._messages.pop(0)
@@ -166,6 +172,8 @@ class WebSocket:
                 while len(self._messages) >= max_queue and conn.state != CLOSED:
                     self._space.clear()
                     await self._space.wait()
+                if conn.pending_error is not None:
+                    await self._fail_after_messages()
             if conn.client and conn.close_received:
                 # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
                 await asyncio.wait_for(self._until_eof(), self.options.close_timeout)
@@ -178,6 +186,23 @@ class WebSocket:
             self._finish()
             await impl.close(self._writer)
             self._cancel_handler()
+
+    async def _fail_after_messages(self):
+        """Fail the connection once the messages before the bad frame were taken and answered.
+
+        "Answered" means the reader came back to ``receive()`` with nothing left: for an echo
+        handler its reply is out. A reader that never comes back gets ``close_timeout``.
+        """
+        if self._messages:
+            deadline = runtime.impl.monotonic() + self.options.close_timeout
+            try:
+                while self._messages or not self._receiving:
+                    self._space.clear()
+                    await asyncio.wait_for(self._space.wait(), max(0, deadline - runtime.impl.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+        self._conn.fail()
+        await self._dispatch()
 
     async def _until_eof(self):
         while await runtime.impl.read(self._reader):
