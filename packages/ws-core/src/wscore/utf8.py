@@ -103,6 +103,11 @@ class Utf8Validator:
                 self._decoder.decode(data, False)
             except UnicodeError:
                 return False
+            if len(data) and data[-1] >= 0x80:
+                # CPython's decoder reports a surrogate (ED A0..BF) only at its third byte.
+                pending = self._decoder.getstate()[0]
+                if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+                    return False
             return True
         if self._state == _REJECT:
             return False
