@@ -132,7 +132,11 @@ def main(argv):
             continue
         for i, n in enumerate(run_file(micropython, path, names, keyword)):
             totals[i] += n
+    if not any(totals):
+        print("mp_launch: no test was selected (exit status 5, as pytest's)")
     print("micropython: %d passed, %d failed, %d skipped" % tuple(totals))
+    if not any(totals):
+        return 5
     return 1 if totals[1] else 0
 
 
