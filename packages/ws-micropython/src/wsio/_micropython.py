@@ -71,11 +71,14 @@ async def close(stream):
 
 
 def peer_address(stream):
-    """``(host, port)`` of the peer, decoded from the raw sockaddr."""
+    """``(host, port)`` of the peer, decoded from the raw sockaddr (host as text, like CPython)."""
     try:
         addr = socket.sockaddr(stream.get_extra_info("peername"))
-        return (addr[1], addr[2])
-    except (AttributeError, TypeError, ValueError, IndexError):
+        host = addr[1]
+        if not isinstance(host, str):  # the unix port gives the packed address: b'\x7f\x00\x00\x01'
+            host = socket.inet_ntop(addr[0], host)
+        return (host, addr[2])
+    except (AttributeError, TypeError, ValueError, IndexError, OSError):
         return None
 
 
