@@ -1,0 +1,133 @@
+"""App's router over real sockets: path parameters, what plain routes may return, 404 and 405."""
+
+import json
+
+from wsio import App
+
+from wire import http_get, serving
+
+
+def make_app():
+    app = App()
+
+    @app.route("/rooms/<name>")
+    async def room(request, name):
+        return "room " + name
+
+    @app.route("/items/<int:id>")
+    async def item(request, id):
+        # An int, not the text of the segment: id + 1 would fail on a str.
+        return {"id": id, "next": id + 1, "type": type(id).__name__}
+
+    @app.route("/files/<path:rest>")
+    async def files(request, rest):
+        return rest
+
+    @app.route("/text")
+    async def text(request):
+        return "plain text"
+
+    @app.route("/bytes")
+    async def raw(request):
+        return b"\x00\x01\xfe\xff"
+
+    @app.route("/tuple")
+    async def full(request):
+        return "made", 201, {"X-Custom": "yes"}
+
+    @app.route("/json")
+    async def as_json(request):
+        return {"a": [1, 2], "b": "c"}
+
+    @app.route("/post-only", methods=["POST"])
+    async def post_only(request):
+        return "posted " + request.body.decode()
+
+    return app
+
+
+async def test_path_parameter_is_passed_as_keyword():
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/rooms/lobby")
+        assert status == 200
+        assert body == b"room lobby"
+        assert headers["content-length"] == "10"
+        assert headers["content-type"].startswith("text/plain")
+
+
+async def test_int_parameter_is_converted():
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/items/41")
+        assert status == 200
+        assert json.loads(body) == {"id": 41, "next": 42, "type": "int"}
+        # A segment that is not a number does not match the <int:> route.
+        status, _, _ = await http_get(port, "/items/abc")
+        assert status == 404
+
+
+async def test_path_parameter_takes_the_rest():
+    async with serving(make_app()) as port:
+        status, _, body = await http_get(port, "/files/a/b/c.txt")
+        assert status == 200
+        assert body == b"a/b/c.txt"
+
+
+async def test_route_returning_str_and_bytes():
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/text")
+        assert (status, body) == (200, b"plain text")
+        assert headers["content-type"] == "text/plain; charset=utf-8"
+        status, headers, body = await http_get(port, "/bytes")
+        assert (status, body) == (200, b"\x00\x01\xfe\xff")
+        assert headers["content-type"] == "application/octet-stream"
+        assert headers["content-length"] == "4"
+
+
+async def test_route_returning_body_status_headers():
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/tuple")
+        assert status == 201
+        assert body == b"made"
+        assert headers["x-custom"] == "yes"
+
+
+async def test_route_returning_dict_is_json():
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/json")
+        assert status == 200
+        assert headers["content-type"] == "application/json"
+        assert json.loads(body) == {"a": [1, 2], "b": "c"}
+        assert headers["content-length"] == str(len(body))
+
+
+async def test_unknown_path_is_404():
+    async with serving(make_app()) as port:
+        for target in ("/nope", "/rooms", "/rooms/a/b", "/"):
+            status, _, body = await http_get(port, target)
+            assert status == 404, target
+            assert b"not found" in body
+
+
+async def test_wrong_method_is_405():
+    async with serving(make_app()) as port:
+        status, _, body = await http_get(port, "/text", method="POST", body=b"x")
+        assert status == 405
+        assert b"method not allowed" in body
+        status, _, body = await http_get(port, "/post-only")
+        assert status == 405
+        status, _, body = await http_get(port, "/post-only", method="POST", body=b"data")
+        assert (status, body) == (200, b"posted data")
+
+
+async def test_handler_error_is_500_and_server_keeps_serving():
+    app = make_app()
+
+    @app.route("/boom")
+    async def boom(request):
+        raise RuntimeError("boom")
+
+    async with serving(app) as port:
+        status, _, _ = await http_get(port, "/boom")
+        assert status == 500
+        status, _, body = await http_get(port, "/text")
+        assert (status, body) == (200, b"plain text")
