@@ -11,11 +11,11 @@ runs a per-byte Python loop (``_ascii_run`` is accelerated with viper when the b
 """
 
 try:
-    import codecs
+    import codecs  # type: ignore[import-not-found,unused-ignore]
 
     _incremental_decoder = codecs.getincrementaldecoder("utf-8")
 except (ImportError, AttributeError):  # MicroPython
-    _incremental_decoder = None
+    _incremental_decoder = None  # type: ignore[assignment,unused-ignore]
 
 # DFA states: 0 = accept; other values count the continuation bytes still due, with a range for
 # the next byte (RFC 3629 section 4): _NEXT_LO/_NEXT_HI[state] bound the next byte.
