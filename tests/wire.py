@@ -12,6 +12,8 @@ the middle of a frame, never answer a close). Only the MicroPython subset is use
 """
 
 import asyncio
+import binascii
+import hashlib
 import struct
 
 import support
@@ -186,18 +188,26 @@ def close_payload(code, reason=""):
     return struct.pack("!H", code) + reason.encode()
 
 
-async def read_frame(reader, timeout=STEP):
-    """The next server frame as `(opcode, payload)`; server frames must not be masked."""
+async def read_frame(reader, timeout=STEP, from_client=False):
+    """The next frame as `(opcode, payload)`, unmasked.
+
+    Server frames must not be masked; with `from_client` (a fake server reading our client)
+    frames must be masked.
+    """
 
     async def one():
         b0, b1 = await reader.readexactly(2)
-        assert b1 & 0x80 == 0, "a server frame is masked"
+        assert bool(b1 & 0x80) == from_client, "frame masking is wrong for its direction"
         n = b1 & 0x7F
         if n == 126:
             n = struct.unpack("!H", await reader.readexactly(2))[0]
         elif n == 127:
             n = struct.unpack("!Q", await reader.readexactly(8))[0]
-        payload = await reader.readexactly(n) if n else b""
+        mask = await reader.readexactly(4) if from_client else None
+        payload = bytearray(await reader.readexactly(n)) if n else bytearray()
+        if mask:
+            for i in range(n):
+                payload[i] ^= mask[i & 3]
         return b0 & 0x0F, bytes(payload)
 
     return await asyncio.wait_for(one(), timeout)
@@ -216,3 +226,94 @@ async def read_until_close(reader, timeout=STEP):
         if opcode == OP_CLOSE:
             return close_code_of(payload), payload[2:].decode(), before
         before.append((opcode, payload))
+
+
+# --- a fake server, to test the client against misbehaviour -------------------------------
+
+
+def accept_for(key):
+    """The Sec-WebSocket-Accept value for a Sec-WebSocket-Key."""
+    digest = hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    return binascii.b2a_base64(digest)[:-1].decode()
+
+
+def frame(opcode, payload=b"", fin=True):
+    """An unmasked (server) frame."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    head = bytearray([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head.append(n)
+    elif n < 65536:
+        head.append(126)
+        head.extend(struct.pack("!H", n))
+    else:
+        head.append(127)
+        head.extend(struct.pack("!Q", n))
+    return bytes(head) + payload
+
+
+async def read_request_head(reader, timeout=STEP):
+    """Read a request head; returns `{lower-case name: value}` (the request line as '')."""
+    head = await read_head(reader, timeout)
+    lines = head.decode().split("\r\n")
+    headers = {"": lines[0]}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+async def accept_handshake(reader, writer, accept=None, extra=()):
+    """Answer a client's upgrade with 101 (and `accept`, or the right value); returns the request headers."""
+    headers = await read_request_head(reader)
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: %s" % (accept or accept_for(headers["sec-websocket-key"])),
+    ]
+    for name, value in extra:
+        lines.append("%s: %s" % (name, value))
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    return headers
+
+
+class fake_server:
+    """`async with fake_server(callback) as port`: asyncio.start_server on 127.0.0.1.
+
+    Every task the callback runs in is cancelled on exit, so a callback may block forever.
+    """
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.port = support.free_port()
+        self.server = None
+        self.tasks = []
+        self.writers = []
+
+    async def _serve(self, reader, writer):
+        self.tasks.append(asyncio.current_task())
+        self.writers.append(writer)
+        try:
+            await self.callback(reader, writer)
+        except (asyncio.CancelledError, OSError, EOFError):
+            pass
+        finally:
+            await close_writer(writer)
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self.port
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        for writer in self.writers:
+            await close_writer(writer)
+        await self.server.wait_closed()
+        return False
