@@ -791,3 +791,47 @@ def test_round_trip_between_a_client_and_a_server():
     cl.receive_data(sent(sv))
     assert norm(cl.events()) == [("pong", b"p"), ("close", 1000, "")]
     assert cl.state == CLOSED
+
+
+# ---- deferred failure (defer_errors) ---------------------------------------------------------
+
+
+def test_deferred_error_keeps_earlier_messages_and_fails_on_demand():
+    data = cframe(0x1, b"first") + cframe(0x9, b"p") + cframe(0x2, b"bad", rsv=0x40) + cframe(0x1, b"never")
+    for cut in range(len(data) + 1):
+        conn = protocol.Connection(client=False, defer_errors=True)
+        conn.receive_data(data[:cut])
+        conn.receive_data(data[cut:])
+        # The messages before the bad frame are delivered and the ping answered; nothing failed yet.
+        assert norm(conn.events()) == [("text", "first"), ("ping", b"p")], cut
+        assert sent_frames(conn) == [(True, 0xA, b"p", False)], cut
+        assert conn.state == OPEN and conn.error is None
+        assert isinstance(conn.pending_error, ProtocolError) and conn.pending_error.code == 1002
+        # Input after the error is ignored; sending still works until fail().
+        conn.receive_data(cframe(0x1, b"ignored"))
+        assert conn.events() == []
+        conn.send_text("reply")
+        assert sent_frames(conn) == [(True, 0x1, b"reply", False)]
+        conn.fail()
+        assert_failed(conn, 1002)
+        assert_dead(conn)
+        conn.fail()  # a second call changes nothing
+        assert conn.events() == [] and conn.data_to_send() == []
+
+
+def test_deferred_error_codes_and_no_error():
+    conn = protocol.Connection(client=False, defer_errors=True)
+    conn.receive_data(cframe(0x1, b"ok\xff"))
+    assert conn.pending_error.code == 1007 and conn.state == OPEN
+    conn.fail()
+    assert_failed(conn, 1007)
+    conn = protocol.Connection(client=False, max_size=4, defer_errors=True)
+    conn.receive_data(cframe(0x2, b"12345"))
+    assert conn.pending_error.code == 1009
+    conn.fail()
+    assert_failed(conn, 1009)
+    # Without an error fail() does nothing.
+    conn = protocol.Connection(client=False, defer_errors=True)
+    conn.receive_data(cframe(0x1, b"fine"))
+    conn.fail()
+    assert conn.state == OPEN and conn.events() == ["fine"] and conn.data_to_send() == []
