@@ -105,7 +105,10 @@ class WebSocket:
         buffer without bound. Sends from several tasks go out whole and in call order.
         """
         self._conn.send_message(message, self.options.fragment_size)
-        await self._flush()
+        try:
+            await self._flush()
+        except OSError:
+            await self._write_failed()
 
     async def ping(self, data=b""):
         """Send a ping and wait for its pong; raises ``ConnectionClosed`` if the connection ends first."""
@@ -116,7 +119,10 @@ class WebSocket:
         if waiter is None:
             waiter = self._pings[data] = asyncio.Event()
             self._conn.send_ping(data)
-            await self._flush()
+            try:
+                await self._flush()
+            except OSError:
+                await self._write_failed()
         await waiter.wait()
         if self._pings.get(data) is waiter:  # woken by the end of the connection, not a pong
             raise connection_closed(self._conn.close_code, self._conn.close_reason)
@@ -141,6 +147,14 @@ class WebSocket:
             except asyncio.TimeoutError:
                 self._abort()
                 await self._closed.wait()
+
+    async def _write_failed(self):
+        """A write failed (reset, broken pipe): the peer is gone. Drop the connection and wait
+        for the reading task to end it; on the server that cancels the handler, as for any peer
+        leaving. Elsewhere this raises ``ConnectionClosed`` (1006), never the ``OSError``."""
+        self._abort()
+        await self._closed.wait()
+        raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
     async def _flush(self):
         async with self._send_lock:
@@ -184,8 +198,10 @@ class WebSocket:
             conn.receive_eof()
         finally:
             self._finish()
-            await impl.close(self._writer)
+            # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
+            # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
             self._cancel_handler()
+            await impl.close(self._writer)
 
     async def _fail_after_messages(self):
         """Fail the connection once the messages before the bad frame were taken and answered.
