@@ -170,18 +170,18 @@ class WebSocket:
         conn = self._conn
         impl = runtime.impl
         max_queue = self.options.max_queue
+        data = initial  # bytes that came with the handshake, if any
         try:
-            if initial:
-                conn.receive_data(initial)
-                await self._dispatch()
             while conn.state != CLOSED:
-                data = await impl.read(self._reader)
-                self._last_received = impl.monotonic()
-                self._ping_sent_at = None
+                if data is None:
+                    data = await impl.read(self._reader)
+                    self._last_received = impl.monotonic()
+                    self._ping_sent_at = None
+                    if not data:
+                        conn.receive_eof()
                 if data:
                     conn.receive_data(data)
-                else:
-                    conn.receive_eof()
+                data = None
                 await self._dispatch()
                 while len(self._messages) >= max_queue and conn.state != CLOSED:
                     self._space.clear()
