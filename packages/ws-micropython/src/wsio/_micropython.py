@@ -50,6 +50,8 @@ async def read(stream):
 
 async def write(stream, buffers):
     """Write ``buffers`` in order, large ones in slices, and wait until the socket took them."""
+    if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
+        buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
     for buf in buffers:
         if len(buf) <= _WRITE_SLICE:
             stream.write(buf)
@@ -82,16 +84,33 @@ def peer_address(stream):
         return None
 
 
+def _no_delay(stream):
+    # Without TCP_NODELAY a frame written as header then payload waits for the peer's delayed
+    # ACK (40 ms). The port's socket module has no constant for it: IPPROTO_TCP 6, TCP_NODELAY 1.
+    try:
+        stream.s.setsockopt(6, 1, 1)
+    except (AttributeError, OSError):
+        pass  # a port (or a TLS socket) without the option: writes are coalesced anyway
+
+
 async def open_connection(host, port, ssl_context, server_hostname):
     """Open a TCP (or TLS) connection; returns ``(stream, stream)``."""
     if ssl_context is None:
-        return await asyncio.open_connection(host, port)
-    return await asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname)
+        reader, writer = await asyncio.open_connection(host, port)
+    else:
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname)
+    _no_delay(writer)
+    return reader, writer
 
 
 async def start_server(callback, host, port, ssl_context, backlog):
     """Listen on ``host``:``port``; ``callback(stream, stream)`` serves each connection."""
-    return await asyncio.start_server(callback, host, port, backlog=backlog, ssl=ssl_context)
+
+    async def serve(reader, writer):
+        _no_delay(writer)
+        await callback(reader, writer)
+
+    return await asyncio.start_server(serve, host, port, backlog=backlog, ssl=ssl_context)
 
 
 def client_ssl_context():
