@@ -72,7 +72,7 @@ def make_app(max_size=1 << 20):
 
 def main():
     parser = argparse.ArgumentParser(description="wsio echo server")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0, every interface, as a board needs)")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     parser.add_argument("--max-size", type=int, default=1 << 20, help="largest message in bytes (default 1 MiB)")
     args = parser.parse_args()
