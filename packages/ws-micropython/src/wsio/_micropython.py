@@ -10,7 +10,22 @@ import socket
 import sys
 import time
 
-_READ_SIZE = 16 * 1024
+
+def _read_size():
+    """16 KiB on a heap of 512 KiB or more; a 32nd of the heap (at least 1 KiB) on smaller ones.
+
+    The buffer is allocated once at import, so on a 128 KiB board a fixed 16 KiB would be an
+    eighth of the heap; a smaller buffer only means more reads per large message.
+    """
+    import gc
+
+    size = 16 * 1024
+    while size > 1024 and size * 32 > gc.mem_alloc() + gc.mem_free():
+        size >>= 1
+    return size
+
+
+_READ_SIZE = _read_size()
 _read_buffer = bytearray(_READ_SIZE)
 _read_view = memoryview(_read_buffer)
 # Writes larger than this go out in slices, so the stream never copies a big payload.
