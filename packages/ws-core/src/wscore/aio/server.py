@@ -211,8 +211,16 @@ class App:
                 ws._conn.send_close(1001, "server shutting down")
                 ws._write_nowait()
                 ws._cancel_handler()
-        deadline = runtime.impl.monotonic() + timeout
+        now = runtime.impl.monotonic()
+        deadline = now + timeout
+        # A peer that does not answer the close frame is dropped after close_timeout, as for
+        # any closing handshake, instead of holding shutdown for its whole timeout.
+        drop_at = now + self.options.close_timeout if self.options.close_timeout else None
         while (self._handlers or self._connections) and runtime.impl.monotonic() < deadline:
+            if drop_at is not None and runtime.impl.monotonic() >= drop_at:
+                drop_at = None
+                for ws in list(self._websockets):
+                    ws._abort()
             await asyncio.sleep(0.02)
         for task in list(self._connections):
             task.cancel()
