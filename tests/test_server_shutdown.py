@@ -1,0 +1,97 @@
+"""App.shutdown(): connected clients get 1001, handlers are cancelled, and it returns."""
+
+import asyncio
+
+from wsio import App, connect, with_websocket
+
+import support
+from wire import close_writer, read_until_close, read_until_eof, upgrade
+
+
+def app_recording(events, **options):
+    app = App(**options)
+
+    @app.route("/ws")
+    @with_websocket
+    async def handler(request, ws):
+        try:
+            await ws.send("hi")
+            async for message in ws:
+                await ws.send(message)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    return app
+
+
+async def test_shutdown_closes_clients_with_1001_and_cancels_handlers():
+    events = []
+    app = app_recording(events)
+    port = support.free_port()
+    await app.start(host="127.0.0.1", port=port)
+    clients = []
+    try:
+        for _ in range(2):
+            ws = await connect("ws://127.0.0.1:%d/ws" % port).open()
+            clients.append(ws)
+            assert await ws.receive() == "hi"
+        start = support.monotonic()
+        await app.shutdown(timeout=2)
+        assert support.monotonic() - start < 1.9, "shutdown waited for its whole timeout"
+        assert events == ["cancelled", "cancelled"]
+        for ws in clients:
+            await support.wait_until(lambda: ws.closed, timeout=5)
+            assert ws.close_code == 1001
+            assert ws.close_reason == "server shutting down"
+        # No longer listening.
+        with support.raises(OSError):
+            await connect("ws://127.0.0.1:%d/ws" % port, open_timeout=5).open()
+    finally:
+        for ws in clients:
+            await ws.close()
+        await app.shutdown(timeout=0.5)
+
+
+async def test_shutdown_with_a_raw_client_that_never_answers_returns_in_time():
+    events = []
+    app = app_recording(events, close_timeout=0.3)
+    port = support.free_port()
+    await app.start(host="127.0.0.1", port=port)
+    reader, writer = await upgrade(port, "/ws")
+    try:
+        start = support.monotonic()
+        await app.shutdown(timeout=2)
+        elapsed = support.monotonic() - start
+        assert elapsed < 1.5, "shutdown took %.2f s: the close handshake outlived close_timeout" % elapsed
+        assert events == ["cancelled"]
+        code, reason, before = await read_until_close(reader)
+        assert code == 1001
+        assert reader is not None and before[:1] == [(1, b"hi")]
+        assert await read_until_eof(reader) == b""  # and the TCP connection is gone
+    finally:
+        await close_writer(writer)
+        await app.shutdown(timeout=0.5)
+
+
+async def test_serve_returns_after_shutdown():
+    app = app_recording([])
+    port = support.free_port()
+    serving = asyncio.create_task(app.serve(host="127.0.0.1", port=port))
+    try:
+        ws = None
+        for _ in range(200):  # until the server listens
+            try:
+                ws = await connect("ws://127.0.0.1:%d/ws" % port).open()
+                break
+            except OSError:
+                await asyncio.sleep(0.01)
+        assert ws is not None
+        assert await ws.receive() == "hi"
+        await app.shutdown(timeout=2)
+        await asyncio.wait_for(serving, 5)
+        await support.wait_until(lambda: ws.closed, timeout=5)
+        assert ws.close_code == 1001
+    finally:
+        serving.cancel()
+        await app.shutdown(timeout=0.5)
