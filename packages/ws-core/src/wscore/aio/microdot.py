@@ -74,7 +74,7 @@ class WebSocket(_WebSocket):
         if "max_size" not in options:
             settings.max_size = self._max_size()
         super().__init__(request.sock[0], request.sock[1], False, settings, request)
-        self._serve_task = None
+        self._session_task = None
         self._handler_done = asyncio.Event()
 
     def _max_size(self):
@@ -116,7 +116,7 @@ class WebSocket(_WebSocket):
 
     # ---- the session, inside the route coroutine ---------------------------------------
 
-    async def _serve(self):
+    async def _session(self):
         """Read until the connection ends, with the keepalive timers running."""
         watchdog = Watchdog(self.options.timer_tick())
         watchdog.add(self)
@@ -159,7 +159,7 @@ def with_websocket(f):
         ws = WebSocket(request)
         await ws.handshake()
         ws._handler_task = asyncio.create_task(ws._run_handler(f, args, kwargs))
-        await ws._serve()
+        await ws._session()
         if not ws._handler_done.is_set():
             try:
                 await asyncio.wait_for(ws._handler_done.wait(), ws.options.close_timeout)
@@ -184,7 +184,7 @@ async def websocket_upgrade(request, subprotocols=None):
     ws = WebSocket(request)
     await ws.handshake(subprotocols)
     ws._handler_task = asyncio.current_task()
-    ws._serve_task = asyncio.create_task(ws._serve())
+    ws._session_task = asyncio.create_task(ws._session())
     request._wsio_websocket = ws
 
     async def after_request(request, response):
