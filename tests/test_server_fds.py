@@ -1,0 +1,109 @@
+"""Sockets are released: after many connections the process has as many open fds as before."""
+
+import asyncio
+import gc
+import os
+
+from wsio import App, InvalidStatus, connect, with_websocket
+
+import support
+from wire import close_writer, http_get, serving, upgrade
+
+FD_DIR = "/proc/self/fd"
+
+
+def open_fds():
+    return len(os.listdir(FD_DIR))
+
+
+def has_fd_listing():
+    try:
+        return open_fds() > 0
+    except OSError:
+        return False
+
+
+def echo_app(**options):
+    app = App(**options)
+
+    @app.route("/echo")
+    @with_websocket
+    async def echo(request, ws):
+        async for message in ws:
+            await ws.send(message)
+
+    @app.route("/fail")
+    @with_websocket
+    async def fail(request, ws):
+        raise RuntimeError("handler bug, on purpose")
+
+    @app.route("/page")
+    async def page(request):
+        return "page"
+
+    return app
+
+
+async def settle_to(baseline):
+    def back():
+        gc.collect()
+        return open_fds() <= baseline
+
+    try:
+        await support.wait_until(back, timeout=5, interval=0.02)
+    except AssertionError:
+        raise AssertionError("%d fds open, %d before" % (open_fds(), baseline))
+
+
+@support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
+async def test_connect_close_cycles_release_their_sockets():
+    async with serving(echo_app()) as port:
+        # One cycle first, so that lazily opened things (resolver, loop internals) exist.
+        async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
+            await ws.send("warm-up")
+            assert await ws.receive() == "warm-up"
+        gc.collect()
+        baseline = open_fds()
+        for i in range(20):
+            async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
+                await ws.send("cycle %d" % i)
+                assert await ws.receive() == "cycle %d" % i
+            assert ws.closed
+        await settle_to(baseline)
+
+
+@support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
+async def test_failed_and_dropped_connections_release_their_sockets():
+    async with serving(echo_app(close_timeout=0.3, handshake_timeout=0.3)) as port:
+        status, _, _ = await http_get(port, "/page")
+        assert status == 200
+        gc.collect()
+        baseline = open_fds()
+        for i in range(5):
+            # Plain HTTP, a 404 seen by our client, a handler error, a TCP drop, a slowloris.
+            assert (await http_get(port, "/page"))[0] == 200
+            with support.raises(InvalidStatus):
+                await connect("ws://127.0.0.1:%d/nowhere" % port).open()
+            async with connect("ws://127.0.0.1:%d/fail" % port) as ws:
+                await support.wait_until(lambda: ws.closed, timeout=5)
+                assert ws.close_code == 1011
+            reader, writer = await upgrade(port, "/echo")
+            await close_writer(writer)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /page HTTP/1.1\r\n")
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(100), 5) == b""  # dropped by handshake_timeout
+            await close_writer(writer)
+        await settle_to(baseline)
+
+
+@support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
+async def test_shutdown_releases_the_listening_socket():
+    gc.collect()
+    baseline = open_fds()
+    for _ in range(3):
+        async with serving(echo_app()) as port:
+            async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
+                await ws.send("x")
+                assert await ws.receive() == "x"
+    await settle_to(baseline)
