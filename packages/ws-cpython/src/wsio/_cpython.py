@@ -68,3 +68,105 @@ def log_exception(message, exc):
 def log(message):
     """Log an operational message (logger ``wsio``, level WARNING)."""
     logger.warning(message)
+
+
+# ---- feeding a WebSocket from the transport's callbacks ------------------------------------
+#
+# A reading task per connection costs a task switch per message: the reader wakes, then the
+# handler. Feeding the core from data_received() leaves one, as in a plain asyncio echo. The
+# stream protocol that served the HTTP head stays behind ours for what StreamWriter needs
+# (drain() and wait_closed() listen to its flow-control and connection_lost callbacks).
+
+# Stop reading while this much of our output (pongs, close replies) waits in the transport.
+_WRITE_HIGH = 1 << 16
+
+
+class _Feeder(asyncio.Protocol):
+    """Transport protocol that hands every received chunk to a ``WebSocket``."""
+
+    def __init__(self, ws, transport, writer):
+        self.ws = ws
+        self.transport = transport
+        self.writer = writer
+        self.stream_protocol = transport.get_protocol()
+        self.closed = asyncio.Event()
+        self.eof = asyncio.Event()
+        self.paused = False
+
+    def data_received(self, data):
+        self.ws._received(data)
+        self._settle()
+
+    def eof_received(self):
+        self.eof.set()
+        self.ws._received(b"")
+        self._settle()
+        return False
+
+    def connection_lost(self, exc):
+        self.eof.set()
+        if not self.closed.is_set():
+            self.ws._received(b"")
+            self._settle()
+        self.stream_protocol.connection_lost(exc)
+
+    def pause_writing(self):
+        self.stream_protocol.pause_writing()
+
+    def resume_writing(self):
+        self.stream_protocol.resume_writing()
+
+    def _settle(self):
+        """Write the core's replies, and stop reading while the connection cannot take more."""
+        ws = self.ws
+        conn = ws._conn
+        for buf in conn.data_to_send():  # writes are synchronous here: order is kept
+            self.transport.write(buf)
+        if conn.state == 3:  # CLOSED
+            self.closed.set()
+        elif self.paused:
+            pass
+        elif conn.pending_error is not None:
+            self._pause(self._fail())
+        elif len(ws._messages) >= ws.options.max_queue or self.transport.get_write_buffer_size() > _WRITE_HIGH:
+            self._pause(self._resume_when_ready())
+
+    def _pause(self, coroutine):
+        self.paused = True
+        self.transport.pause_reading()
+        asyncio.create_task(coroutine)
+
+    async def _resume_when_ready(self):
+        ws = self.ws
+        try:
+            while len(ws._messages) >= ws.options.max_queue and not self.closed.is_set():
+                ws._space.clear()
+                await ws._space.wait()
+            await self.writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        self.paused = False
+        if not self.closed.is_set() and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    async def _fail(self):
+        await self.ws._fail_after_messages()
+        self._settle()
+
+
+async def drive(ws, initial):
+    """Serve ``ws`` from its transport's callbacks until the connection ends."""
+    writer = ws._writer
+    transport = writer.transport
+    # Bytes the stream read past the HTTP head but did not hand out belong to the WebSocket.
+    buffered = getattr(ws._reader, "_buffer", None)
+    if buffered:
+        initial = bytes(initial) + bytes(buffered)
+        buffered.clear()
+    feeder = _Feeder(ws, transport, writer)
+    transport.set_protocol(feeder)
+    if initial:
+        feeder.data_received(initial)
+    elif transport.is_closing():
+        feeder.connection_lost(None)
+    await ws._run(feeder.closed.wait, feeder.eof.wait)

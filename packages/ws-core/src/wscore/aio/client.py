@@ -79,7 +79,7 @@ class connect:
     async def _run(self, ws, watchdog, initial):
         watchdog.add(ws)
         try:
-            await ws._read_loop(initial)
+            await ws._serve(initial)
         finally:
             watchdog.stop()
 

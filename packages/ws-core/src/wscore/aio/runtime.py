@@ -12,7 +12,10 @@ object that provides what differs between CPython's and MicroPython's asyncio:
 - ``async open_connection(host, port, ssl, server_hostname)`` and
   ``async start_server(callback, host, port, ssl, backlog)``;
 - ``client_ssl_context()``: a context that verifies certificates and host names;
-- ``log_exception(message, exc)`` and ``log(message)``.
+- ``log_exception(message, exc)`` and ``log(message)``;
+- optionally ``async drive(ws, initial)``: serve ``ws`` until it ends without a reading loop,
+  by calling ``ws._received(data)`` from the transport's callbacks and ending with
+  ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_loop`` reads with ``read``.
 """
 
 impl = None

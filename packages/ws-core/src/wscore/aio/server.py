@@ -319,7 +319,7 @@ class App:
         self._websockets.add(ws)
         self._watchdog.add(ws)
         try:
-            await ws._read_loop(request._leftover)
+            await ws._serve(request._leftover)
         finally:
             self._watchdog.discard(ws)
             self._websockets.discard(ws)

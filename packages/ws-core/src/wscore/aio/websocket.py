@@ -1,7 +1,9 @@
 """``WebSocket``: one open connection, the same class for servers and clients.
 
-One task reads the socket (``_read_loop``): it feeds ws-core's ``Connection``, queues messages
-for ``receive()``, answers pings and closes, and when the connection ends it wakes every waiter.
+Bytes from the socket reach ws-core's ``Connection`` through ``_received``, either from a
+reading task (``_read_loop``) or, on CPython, straight from the transport's callbacks; the
+events become queued messages for ``receive()``, settled pings, and the end of the connection,
+which wakes every waiter.
 On the server it also cancels the handler when the peer went away, so a handler blocked in
 ``receive()`` or anywhere else sees ``CancelledError``. No task or future is made per message.
 """
@@ -164,33 +166,20 @@ class WebSocket:
 
     # ---- the reading task ------------------------------------------------------------
 
-    async def _read_loop(self, initial=b""):
-        """Read until the connection is closed; then close the socket and wake every waiter."""
+    async def _run(self, until_closed, until_eof):
+        """Drive the connection to its end, then close the socket and wake every waiter.
+
+        ``until_closed()`` returns once the core is CLOSED; ``until_eof()`` once the peer's TCP
+        stream ended. The platform decides how bytes reach ``_received``: a reading loop
+        (``_read_until_closed``) or the transport's own callbacks (CPython).
+        """
         self._reader_task = asyncio.current_task()
         conn = self._conn
-        impl = runtime.impl
-        max_queue = self.options.max_queue
-        data = initial  # bytes that came with the handshake, if any
         try:
-            while conn.state != CLOSED:
-                if data is None:
-                    data = await impl.read(self._reader)
-                    self._last_received = impl.monotonic()
-                    self._ping_sent_at = None
-                    if not data:
-                        conn.receive_eof()
-                if data:
-                    conn.receive_data(data)
-                data = None
-                await self._dispatch()
-                while len(self._messages) >= max_queue and conn.state != CLOSED:
-                    self._space.clear()
-                    await self._space.wait()
-                if conn.pending_error is not None:
-                    await self._fail_after_messages()
+            await until_closed()
             if conn.client and conn.close_received:
                 # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
-                await asyncio.wait_for(self._until_eof(), self.options.close_timeout)
+                await asyncio.wait_for(until_eof(), self.options.close_timeout)
         except asyncio.CancelledError:
             if not self._aborted():
                 raise
@@ -201,7 +190,50 @@ class WebSocket:
             # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
             # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
             self._cancel_handler()
-            await impl.close(self._writer)
+            await runtime.impl.close(self._writer)
+
+    async def _serve(self, initial=b""):
+        """Serve the connection until it ends, the platform's way (``runtime.drive``, if any)."""
+        drive = getattr(runtime.impl, "drive", None)
+        if drive is None:
+            await self._read_loop(initial)
+        else:
+            await drive(self, initial)
+
+    async def _read_loop(self, initial=b""):
+        """Serve the connection with a reading loop (the default way, and MicroPython's)."""
+
+        async def until_closed():
+            await self._read_until_closed(initial)
+
+        await self._run(until_closed, self._until_eof)
+
+    async def _read_until_closed(self, data):
+        conn = self._conn
+        max_queue = self.options.max_queue
+        while conn.state != CLOSED:
+            if data is None:
+                data = await runtime.impl.read(self._reader)
+                self._received(data)
+            elif data:  # bytes that came with the handshake
+                self._received(data)
+            data = None
+            await self._flush_replies()
+            while len(self._messages) >= max_queue and conn.state != CLOSED:
+                self._space.clear()
+                await self._space.wait()
+            if conn.pending_error is not None:
+                await self._fail_after_messages()
+
+    def _received(self, data):
+        """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events."""
+        self._last_received = runtime.impl.monotonic()
+        self._ping_sent_at = None
+        if data:
+            self._conn.receive_data(data)
+        else:
+            self._conn.receive_eof()
+        self._handle_events()
 
     async def _fail_after_messages(self):
         """Fail the connection once the messages before the bad frame were taken and answered.
@@ -218,14 +250,15 @@ class WebSocket:
             except asyncio.TimeoutError:
                 pass
         self._conn.fail()
-        await self._dispatch()
+        self._handle_events()
+        await self._flush_replies()
 
     async def _until_eof(self):
         while await runtime.impl.read(self._reader):
             pass
 
-    async def _dispatch(self):
-        """Act on what the core produced: queue messages, settle pings, write replies."""
+    def _handle_events(self):
+        """Act on what the core produced: queue messages, settle pings, see the peer leave."""
         for event in self._conn.events():
             if isinstance(event, (str, bytes)):
                 self._messages.append(event)
@@ -239,11 +272,15 @@ class WebSocket:
                 # so that a handler blocked in receive() sees CancelledError, as documented.
                 self._cancel_handler()
                 self._wakeup.set()
+
+    async def _flush_replies(self):
+        """Write the pongs and close frames the core queued in answer to the peer."""
         if self._conn._outgoing:
             try:
                 await self._flush()
             except OSError:
                 self._conn.receive_eof()
+                self._handle_events()
 
     def _aborted(self):
         return self._conn.state == CLOSED
