@@ -54,7 +54,12 @@ def monotonic():
 async def read(stream):
     """The next chunk (a view of the shared buffer); ``b''`` at end of stream or after a reset."""
     try:
-        n = await stream.readinto(_read_buffer)
+        # readinto gives None when the socket was readable but had no application data for us
+        # (always during a TLS handshake, where mbedTLS wants more records): wait again. Only 0
+        # is the end of the stream (Stream.read loops the same way).
+        n = None
+        while n is None:
+            n = await stream.readinto(_read_buffer)
     except OSError as exc:
         if exc.args and exc.args[0] == _ECONNRESET:
             return b""
