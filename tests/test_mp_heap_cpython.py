@@ -1,0 +1,141 @@
+# micropython: skip drives the micropython binary with a fixed heap (-X heapsize) from CPython
+"""examples/echo.py on MicroPython with a small heap, and the heap targets of the default 2 MiB.
+
+- 256 KiB heap, --max-size 4096: five clients at once echo text and binary messages of up to
+  4 KiB; a message over the limit is closed with 1009; a new client is served afterwards.
+  (96 KiB is too small for the library to import at all on the unix port: its bytecode lives in
+  the heap, ~70 KiB, and compiling a module needs ~16 KiB more; see docs/on-a-board.md.
+  4 KiB, not 16 KiB: an in-flight message needs about three times its size of live heap, in
+  blocks that must be contiguous, and 256 KiB holds five 4 KiB messages with room to spare but
+  not five 8 KiB ones.)
+- default heap (2 MiB): a 512 KiB binary message echoes whole (then 448 KiB ones, back to back);
+- default heap: as many idle WebSockets as the server can hold, opened by this process; the
+  figure is printed, the server must still serve a client when it is full, and 500 is the
+  target (not met yet: xfail).
+"""
+
+import asyncio
+import os
+import random
+import socket
+
+import pytest
+
+import support
+from cpython_support import ROOT, MicroPythonProcess, find_micropython, micropython_env
+from wsio import ConnectionClosed, connect
+
+SOURCES = (os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-micropython", "src"))
+ECHO = os.path.join(ROOT, "examples", "echo.py")
+UPGRADE = (
+    "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+).encode()
+
+
+def echo_server(heap=None, max_size=None):
+    micropython = find_micropython()
+    port = support.free_port()
+    cmd = [micropython]
+    if heap:
+        cmd += ["-X", "heapsize=" + heap]
+    cmd += [ECHO, "--port", str(port)]
+    if max_size:
+        cmd += ["--max-size", str(max_size)]
+    process = MicroPythonProcess(cmd, cwd=ROOT, env=micropython_env(*SOURCES))
+    process.port = port
+    return process
+
+
+async def echo_round_trips(port, seed, limit, rounds):
+    rnd = random.Random(seed)
+    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
+        for i in range(rounds):
+            size = limit if i % 2 == 0 else rnd.randrange(1, limit + 1)
+            data = rnd.randbytes(size)
+            await ws.send(data)
+            assert await ws.receive() == data
+            text = "é✓a"[rnd.randrange(3)] * (size // 3)
+            await ws.send(text)
+            assert await ws.receive() == text
+
+
+async def test_small_heap_serves_five_clients_rejects_oversize_and_goes_on():
+    limit = 4096
+    with echo_server("256K", limit) as mp:
+        mp.wait_for_port(mp.port)
+        await asyncio.gather(*(echo_round_trips(mp.port, seed, limit, 8) for seed in range(5)))
+        async with connect("ws://127.0.0.1:%d/echo" % mp.port, max_size=None) as ws:
+            await ws.send(bytes(limit + 1))
+            with support.raises(ConnectionClosed) as caught:
+                await ws.receive()
+            assert caught.value.code == 1009
+        await echo_round_trips(mp.port, 99, limit, 2)
+        assert mp.alive(), mp.output
+        assert "MemoryError" not in mp.output, mp.output
+
+
+async def test_default_heap_echoes_512_kib_binary():
+    with echo_server() as mp:
+        mp.wait_for_port(mp.port)
+        data = random.Random(1).randbytes(512 * 1024)
+        async with connect("ws://127.0.0.1:%d/echo" % mp.port, max_size=None) as ws:
+            await ws.send(data)
+            assert await ws.receive() == data
+            # Back to back, the previous message is still referenced while the next is unmasked
+            # and copied (3x its size live): 448 KiB is what repeats reliably in 2 MiB.
+            for _ in range(2):
+                await ws.send(data[: 448 * 1024])
+                assert await ws.receive() == data[: 448 * 1024]
+        assert mp.alive(), mp.output
+
+
+def open_idle(port, limit):
+    """Open up to `limit` upgraded connections; stop at the first the server refuses or drops."""
+    sockets = []
+    for _ in range(limit):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(UPGRADE)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(1024)
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:
+            head = b""
+        if not head.startswith(b"HTTP/1.1 101"):
+            s.close()
+            break
+        sockets.append(s)
+    return sockets
+
+
+def idle_connections_held(target):
+    with echo_server() as mp:
+        mp.wait_for_port(mp.port)
+        sockets = open_idle(mp.port, target)
+        held = len(sockets)
+        # Every connection still open is alive: the first and the last echo.
+        for s in (sockets[0], sockets[-1]):
+            s.sendall(bytes([0x82, 0x82, 1, 2, 3, 4, 1 ^ 7, 2 ^ 8]))  # masked b'\x07\x08'
+            assert s.recv(16) == bytes([0x82, 0x02, 7, 8])
+        for s in sockets[held // 2 :]:
+            s.close()
+        # With half of them closed, a new client is served.
+        asyncio.run(echo_round_trips(mp.port, 7, 1024, 2))
+        for s in sockets[: held // 2]:
+            s.close()
+        assert mp.alive(), mp.output
+        print("\nMicroPython, 2 MiB heap: %d idle WebSocket connections held (target %d)" % (held, target))
+        return held
+
+
+def test_default_heap_holds_idle_connections_and_recovers():
+    assert idle_connections_held(150) == 150
+
+
+@pytest.mark.xfail(reason="~5.5 KiB of live heap per idle connection (64-bit port): about 220 fit in 2 MiB", strict=True)
+def test_default_heap_holds_500_idle_connections():
+    assert idle_connections_held(500) == 500
