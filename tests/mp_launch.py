@@ -5,10 +5,11 @@
 Each file gets a fresh interpreter (MicroPython's heap is fixed and never grows, so one file's
 garbage cannot starve the next) running tests/mprun.py, with
 
-    MICROPYPATH=tests:packages/ws-core/src:packages/ws-micropython/src:.frozen
+    MICROPYPATH=tests:packages/ws-core/src:packages/ws-micropython/src:.frozen[:SITE]
 
-(absolute paths) and `-X heapsize=64M`, or the size a `# micropython: heapsize SIZE` line in
-the file's first 20 lines asks for (e.g. `256K` to play a small board). The per-test lines are
+(absolute paths; SITE is where this Python's pip installed microdot, if it did) and
+`-X heapsize=64M`, or the size a `# micropython: heapsize SIZE` line in the file's first 20 lines
+asks for (e.g. `256K` to play a small board). The per-test lines are
 passed through; the last line is the total, `micropython: N passed, N failed, N skipped`.
 
 The `micropython` command is the one installed next to this Python (the `mp` hatch env), or
@@ -30,6 +31,22 @@ MICROPYPATH = [
     os.path.join(ROOT, "packages", "ws-micropython", "src"),
     ".frozen",  # MICROPYPATH replaces the default path; asyncio is frozen in there
 ]
+
+
+def pip_package_parent(name):
+    """The folder holding the pip-installed pure-Python package `name` (this Python's), or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.dirname(list(spec.submodule_search_locations)[0])
+
+
+# Test-only dependencies that run on MicroPython as they are (pip-installed in the mp env, not
+# vendored): microdot, for tests/test_microdot_*.py. After .frozen, so nothing there shadows it.
+MICROPYPATH += [p for p in map(pip_package_parent, ["microdot"]) if p]
+
 DEFAULT_HEAP = "64M"
 # A whole file gets this long; each async test inside has its own 30 s timeout in mprun.
 FILE_TIMEOUT_S = float(os.environ.get("MP_FILE_TIMEOUT", "900"))
