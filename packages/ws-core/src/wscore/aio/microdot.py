@@ -16,8 +16,10 @@ added), so fragmentation, close codes, UTF-8 validation and keepalive pings foll
 Microdot closes the TCP connection as soon as the route coroutine returns, so the whole session
 runs inside it: ``with_websocket`` runs the handler in a task of its own while the route reads
 the socket; a route that calls ``websocket_upgrade`` itself is the handler, and a task reads.
-Either way the handler returning closes with 1000 (a full closing handshake), raising closes
-with 1011 and logs, and the client leaving cancels the handler with ``CancelledError``.
+Either way the handler returning closes with 1000 (a full closing handshake) and raising closes
+with 1011 and logs. The client leaving cancels a ``with_websocket`` handler with
+``CancelledError``; a route that upgraded itself gets ``ConnectionClosed`` from ``receive`` and
+``send`` instead (cancelling it would end Microdot's own connection task).
 
 ``WebSocket.max_message_length`` works as in Microdot: -1 (the default) means Microdot's
 ``Request.max_body_length`` (16 KiB), 0 means no limit, and a bigger message closes with 1009.
@@ -178,12 +180,14 @@ def with_websocket(f):
 async def websocket_upgrade(request, subprotocols=None):
     """Upgrade ``request`` from inside a route (e.g. after checking credentials); return the ``WebSocket``.
 
-    The route is the handler: its returning closes with 1000, its raising with 1011, and the
-    client leaving cancels it.
+    The route is the handler: its returning closes with 1000 and its raising with 1011. Once
+    the client left, ``receive`` and ``send`` raise ``ConnectionClosed`` (a ``WebSocketError``).
     """
     ws = WebSocket(request)
     await ws.handshake(subprotocols)
-    ws._handler_task = asyncio.current_task()
+    # The route is not cancelled when the client leaves: the CancelledError would end Microdot's
+    # connection task (CPython 3.11 logs that as an error). receive() and send() raise
+    # ConnectionClosed instead, as microdot.websocket raises its WebSocketError.
     ws._session_task = asyncio.create_task(ws._session())
     request._wsio_websocket = ws
 
