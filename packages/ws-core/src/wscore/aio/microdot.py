@@ -123,7 +123,7 @@ class WebSocket(_WebSocket):
         watchdog = Watchdog(self.options.timer_tick())
         watchdog.add(self)
         try:
-            await self._read_loop()
+            await self._serve()  # the platform's way: a reading loop, or the transport's callbacks
         finally:
             watchdog.stop()
             self._reader_task = None  # nothing may cancel the route's task after this
