@@ -212,7 +212,7 @@ class Connection:
             if self._message_opcode is not None:
                 raise ProtocolError("new message started before the previous one finished")
             self._message_opcode = opcode
-            self._validator = Utf8Validator() if opcode == OP_TEXT else None
+            self._validator = None  # made by _payload when a text message needs one
         else:
             raise ProtocolError("reserved data opcode %d" % opcode)
         if opcode < OP_CLOSE and self.max_size is not None and self._message_size + length > self.max_size:
@@ -238,13 +238,17 @@ class Connection:
             return
         self._parts.append(piece)
         self._message_size += len(piece)
-        validator = self._validator
-        if validator is not None:
-            # CPython's final decode validates a message that arrives whole; pieces are checked
-            # as they come so that an invalid byte fails the connection at once.
+        if self._message_opcode == OP_TEXT:
+            # CPython's final decode validates a message that arrives whole (so it needs no
+            # validator, whose creation costs as much as the rest of a small frame); pieces are
+            # checked as they come so that an invalid byte fails the connection at once.
             whole = self._fin and len(self._parts) == 1 and self._remaining == len(piece)
-            if not (whole and _DECODE_VALIDATES) and not validator.feed(piece):
-                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            if not (whole and _DECODE_VALIDATES):
+                validator = self._validator
+                if validator is None:
+                    validator = self._validator = Utf8Validator()
+                if not validator.feed(piece):
+                    raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
 
     def _frame_end(self):
         self._in_payload = False
@@ -260,10 +264,9 @@ class Connection:
         parts = self._parts
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         if self._message_opcode == OP_TEXT:
+            # No validator: the message had no payload, or arrived whole and decoding validates it.
             validator = self._validator
-            if not _DECODE_VALIDATES and not validator.finish():
-                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
-            if _DECODE_VALIDATES and len(parts) > 1 and not validator.finish():
+            if validator is not None and not validator.finish():
                 raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
             try:
                 message = str(data, "utf-8")
