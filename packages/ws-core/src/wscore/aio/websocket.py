@@ -41,6 +41,7 @@ class WebSocket:
         self._reader_task = None
         self._handler_task = None
         self._handler_closing = False
+        self._handler_cancelled = False  # cancelled once already: never again
         self._receiving = False  # a task waits in receive() with nothing queued
         self._last_received = runtime.impl.monotonic()
         self._ping_sent_at = None
@@ -300,8 +301,10 @@ class WebSocket:
             waiter.set()
 
     def _cancel_handler(self):
+        """Cancel the handler because the peer left; once only, so its cleanup can await."""
         task = self._handler_task
-        if task is not None and not self._handler_closing and task is not asyncio.current_task():
+        if task is not None and not self._handler_closing and not self._handler_cancelled and task is not asyncio.current_task():
+            self._handler_cancelled = True
             task.cancel()
 
     # ---- timers (called by the Watchdog) -----------------------------------------------
