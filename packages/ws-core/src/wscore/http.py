@@ -30,28 +30,53 @@ STATUS_PHRASES = {
 
 
 class Headers:
-    """Case-insensitive HTTP headers that keep repeated fields and their order."""
+    """Case-insensitive HTTP headers that keep repeated fields and their order.
+
+    Headers parsed from a head keep the head's text and find fields in it on demand: a request
+    held for the life of a WebSocket then costs one string, not an object per field (heap on
+    a board). ``add`` turns them into a list of pairs.
+    """
 
     def __init__(self, items=None):
         self._items = []
+        self._block = None
         if items:
             for name, value in items.items() if isinstance(items, dict) else items:
                 self.add(name, value)
 
+    @classmethod
+    def _from_block(cls, block):
+        """Headers over ``block``, header lines joined by CRLF, already validated."""
+        headers = cls()
+        headers._items = None
+        headers._block = block
+        return headers
+
+    def _pairs(self):
+        if self._items is not None:
+            return self._items
+        pairs = []
+        for line in self._block.split("\r\n") if self._block else ():
+            colon = line.find(":")
+            pairs.append((line[:colon], line[colon + 1 :].strip()))
+        return pairs
+
     def add(self, name, value):
         """Append a field (repeats are kept)."""
+        if self._items is None:
+            self._items = self._pairs()
+            self._block = None
         self._items.append((name, value))
 
     def get(self, name, default=None):
         """The field's value, repeated fields joined with ``", "``; ``default`` when absent."""
-        lname = name.lower()
-        values = [v for n, v in self._items if n.lower() == lname]
+        values = self.get_all(name)
         return ", ".join(values) if values else default
 
     def get_all(self, name):
         """Every value of the field, in order."""
         lname = name.lower()
-        return [v for n, v in self._items if n.lower() == lname]
+        return [v for n, v in self._pairs() if n.lower() == lname]
 
     def __getitem__(self, name):
         value = self.get(name)
@@ -64,16 +89,16 @@ class Headers:
 
     def items(self):
         """The fields as ``(name, value)`` pairs, in order."""
-        return list(self._items)
+        return list(self._pairs())
 
     def __iter__(self):
-        return iter([n for n, _ in self._items])
+        return iter([n for n, _ in self._pairs()])
 
     def __len__(self):
-        return len(self._items)
+        return len(self._pairs())
 
     def __repr__(self):
-        return "Headers(%r)" % (self._items,)
+        return "Headers(%r)" % (self._pairs(),)
 
 
 def header_tokens(value):
@@ -137,14 +162,14 @@ class HeadReader:
             start = line_start = nl + 1
 
 
-def _parse_fields(lines):
-    headers = Headers()
-    for line in lines:
+def _parse_fields(text):
+    """``Headers`` over the header lines of a head's ``text`` (after its first line)."""
+    block = text.partition("\r\n")[2]
+    for line in block.split("\r\n") if block else ():
         colon = line.find(":")
         if colon <= 0 or line[0] in " \t" or line[colon - 1] in " \t":
             raise HandshakeError("malformed header line", 400)
-        headers.add(line[:colon], line[colon + 1 :].strip())
-    return headers
+    return Headers._from_block(block)
 
 
 def _decode_head(head):
@@ -152,7 +177,7 @@ def _decode_head(head):
         text = str(head, "utf-8")
     except UnicodeError:
         raise HandshakeError("request head is not valid UTF-8", 400)
-    return text.split("\r\n")
+    return text
 
 
 class RequestHead:
@@ -170,23 +195,24 @@ class RequestHead:
 
 def parse_request(head):
     """Parse a request head (bytes, without the blank line) into a ``RequestHead``."""
-    lines = _decode_head(head)
-    parts = lines[0].split(" ")
+    text = _decode_head(head)
+    parts = text.partition("\r\n")[0].split(" ")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise HandshakeError("malformed request line", 400)
     method, target, version = parts
     if not version.startswith("HTTP/"):
         raise HandshakeError("malformed request line", 400)
-    return RequestHead(method, target, version, _parse_fields(lines[1:]))
+    return RequestHead(method, target, version, _parse_fields(text))
 
 
 def parse_response(head):
     """Parse a response head into ``(status, reason, headers)``."""
-    lines = _decode_head(head)
-    parts = lines[0].split(" ", 2)
+    text = _decode_head(head)
+    status_line = text.partition("\r\n")[0]
+    parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not parts[1].isdigit():
-        raise HandshakeError("malformed status line: %r" % lines[0][:80], 400)
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(lines[1:])
+        raise HandshakeError("malformed status line: %r" % status_line[:80], 400)
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(text)
 
 
 def response_head(status, headers=()):

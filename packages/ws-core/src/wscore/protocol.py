@@ -104,35 +104,38 @@ class Connection:
     a bad frame in one TCP segment still get the message's reply before the close frame).
     """
 
+    # Defaults live on the class: an instance stores only what differs, which keeps an idle
+    # connection small on a board (MicroPython gives every instance attribute a dict slot).
+    state = OPEN
+    pending_error = None
+    close_code = None
+    close_reason = ""
+    close_sent = False
+    close_received = False
+    error = None  # the ProtocolError that failed the connection, if any
+    # Frame being parsed.
+    _header = None  # bytearray for a header split across chunks, made when first needed
+    _header_length = 0
+    _in_payload = False
+    _remaining = 0
+    _fin = True
+    _opcode = 0
+    _mask_key = None
+    _phase = 0
+    _control = None  # list of a control frame's payload pieces
+    # Message being assembled.
+    _message_opcode = None
+    _message_size = 0
+    _validator = None
+
     def __init__(self, client=False, max_size=1 << 20, defer_errors=False):
         self.client = client
         self.max_size = max_size
         self.defer_errors = defer_errors
-        self.pending_error = None
-        self.state = OPEN
-        self.close_code = None
-        self.close_reason = ""
-        self.close_sent = False
-        self.close_received = False
-        self.error = None  # the ProtocolError that failed the connection, if any
         self._events = []
         self._outgoing = []
-        self._mask_source = _new_mask_key if client else None
-        # Frame being parsed.
-        self._header = bytearray(_MAX_HEADER)
-        self._header_length = 0
-        self._in_payload = False
-        self._remaining = 0
-        self._fin = True
-        self._opcode = 0
-        self._mask_key = None
-        self._phase = 0
-        self._control = None  # list of a control frame's payload pieces
-        # Message being assembled.
-        self._message_opcode = None
         self._parts = []
-        self._message_size = 0
-        self._validator = None
+        self._mask_source = _new_mask_key if client else None
 
     # ---- receiving ----------------------------------------------------------------------
 
@@ -184,6 +187,8 @@ class Connection:
             decoded = decode_header(view, pos, end - pos, not self.client)
             if decoded is None:
                 take = end - pos
+                if self._header is None:
+                    self._header = bytearray(_MAX_HEADER)
                 self._header[0:take] = view[pos:end]
                 self._header_length = take
                 return end

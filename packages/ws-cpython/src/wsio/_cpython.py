@@ -30,11 +30,21 @@ async def write(writer, buffers):
     await writer.drain()
 
 
+# How long closing waits for our last bytes to reach the peer before the socket is dropped.
+_CLOSE_FLUSH_TIMEOUT = 5.0
+
+
 async def close(writer):
-    """Close the stream and wait for the socket to be released; errors are moot by now."""
+    """Close the stream and wait for the socket to be released; errors are moot by now.
+
+    The transport first sends what it still buffers; a peer that stopped reading would hold
+    that, and the socket, forever, so after ``_CLOSE_FLUSH_TIMEOUT`` the transport is aborted.
+    """
     try:
         writer.close()
-        await writer.wait_closed()
+        await asyncio.wait_for(writer.wait_closed(), _CLOSE_FLUSH_TIMEOUT)
+    except asyncio.TimeoutError:
+        writer.transport.abort()
     except (OSError, asyncio.CancelledError, RuntimeError):
         pass
 
@@ -169,4 +179,4 @@ async def drive(ws, initial):
         feeder.data_received(initial)
     elif transport.is_closing():
         feeder.connection_lost(None)
-    await ws._run(feeder.closed.wait, feeder.eof.wait)
+    await ws._run(feeder.closed.wait(), feeder.eof.wait)

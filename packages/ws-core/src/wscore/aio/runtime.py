@@ -15,7 +15,7 @@ object that provides what differs between CPython's and MicroPython's asyncio:
 - ``log_exception(message, exc)`` and ``log(message)``;
 - optionally ``async drive(ws, initial)``: serve ``ws`` until it ends without a reading loop,
   by calling ``ws._received(data)`` from the transport's callbacks and ending with
-  ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_loop`` reads with ``read``.
+  ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_until_closed`` reads with ``read``.
 """
 
 impl = None

@@ -1,7 +1,7 @@
 """``WebSocket``: one open connection, the same class for servers and clients.
 
 Bytes from the socket reach ws-core's ``Connection`` through ``_received``, either from a
-reading task (``_read_loop``) or, on CPython, straight from the transport's callbacks; the
+reading task (``_read_until_closed``) or, on CPython, straight from the transport's callbacks; the
 events become queued messages for ``receive()``, settled pings, and the end of the connection,
 which wakes every waiter.
 On the server it also cancels the handler when the peer went away, so a handler blocked in
@@ -25,6 +25,17 @@ class WebSocket:
     with the final code and reason.
     """
 
+    # Defaults on the class: an idle connection's instance holds only what differs (heap on a
+    # board). The lock and the ping table are made on first use.
+    _send_lock = None
+    _pings = None
+    _reader_task = None
+    _handler_task = None
+    _handler_closing = False
+    _handler_cancelled = False  # cancelled once already: never again
+    _receiving = False  # a task waits in receive() with nothing queued
+    _ping_sent_at = None
+
     def __init__(self, reader, writer, client, options, request=None, subprotocol=None):
         self.request = request
         self.subprotocol = subprotocol
@@ -36,15 +47,7 @@ class WebSocket:
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
         self._space = asyncio.Event()  # the reader of messages took one, or waits for one
         self._closed = asyncio.Event()
-        self._send_lock = asyncio.Lock()
-        self._pings = {}
-        self._reader_task = None
-        self._handler_task = None
-        self._handler_closing = False
-        self._handler_cancelled = False  # cancelled once already: never again
-        self._receiving = False  # a task waits in receive() with nothing queued
         self._last_received = runtime.impl.monotonic()
-        self._ping_sent_at = None
 
     # ---- state ----------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class WebSocket:
         if isinstance(data, str):
             data = data.encode("utf-8")
         data = bytes(data)
+        if self._pings is None:
+            self._pings = {}
         waiter = self._pings.get(data)
         if waiter is None:
             waiter = self._pings[data] = asyncio.Event()
@@ -160,6 +165,8 @@ class WebSocket:
         raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
     async def _flush(self):
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
         async with self._send_lock:
             buffers = self._conn.data_to_send()
             if buffers:
@@ -170,14 +177,14 @@ class WebSocket:
     async def _run(self, until_closed, until_eof):
         """Drive the connection to its end, then close the socket and wake every waiter.
 
-        ``until_closed()`` returns once the core is CLOSED; ``until_eof()`` once the peer's TCP
-        stream ended. The platform decides how bytes reach ``_received``: a reading loop
-        (``_read_until_closed``) or the transport's own callbacks (CPython).
+        ``until_closed`` is an awaitable that ends once the core is CLOSED; ``until_eof()``
+        returns once the peer's TCP stream ended. The platform decides how bytes reach
+        ``_received``: a reading loop (``_read_until_closed``) or the transport's callbacks.
         """
         self._reader_task = asyncio.current_task()
         conn = self._conn
         try:
-            await until_closed()
+            await until_closed
             if conn.client and conn.close_received:
                 # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
                 await asyncio.wait_for(until_eof(), self.options.close_timeout)
@@ -193,21 +200,16 @@ class WebSocket:
             self._cancel_handler()
             await runtime.impl.close(self._writer)
 
-    async def _serve(self, initial=b""):
-        """Serve the connection until it ends, the platform's way (``runtime.drive``, if any)."""
+    def _serve(self, initial=b""):
+        """Serve the connection until it ends, the platform's way (``runtime.drive``, if any).
+
+        A plain function returning the awaitable: on a board every suspended coroutine in the
+        chain under an idle connection costs heap, so the chain is kept short.
+        """
         drive = getattr(runtime.impl, "drive", None)
-        if drive is None:
-            await self._read_loop(initial)
-        else:
-            await drive(self, initial)
-
-    async def _read_loop(self, initial=b""):
-        """Serve the connection with a reading loop (the default way, and MicroPython's)."""
-
-        async def until_closed():
-            await self._read_until_closed(initial)
-
-        await self._run(until_closed, self._until_eof)
+        if drive is not None:
+            return drive(self, initial)
+        return self._run(self._read_until_closed(initial), self._until_eof)
 
     async def _read_until_closed(self, data):
         conn = self._conn
@@ -265,7 +267,7 @@ class WebSocket:
                 self._messages.append(event)
                 self._wakeup.set()
             elif isinstance(event, Pong):
-                waiter = self._pings.pop(bytes(event.data), None)
+                waiter = self._pings.pop(bytes(event.data), None) if self._pings else None
                 if waiter is not None:
                     waiter.set()
             elif isinstance(event, Close):
@@ -297,7 +299,7 @@ class WebSocket:
         self._closed.set()
         self._wakeup.set()
         self._space.set()
-        for waiter in self._pings.values():
+        for waiter in (self._pings or {}).values():
             waiter.set()
 
     def _cancel_handler(self):
@@ -333,7 +335,7 @@ class WebSocket:
 
     def _write_nowait(self):
         # Timers must not block on a peer that does not read: write what fits, never drain.
-        if self._send_lock.locked():
+        if self._send_lock is not None and self._send_lock.locked():
             return
         try:
             for buf in self._conn.data_to_send():
