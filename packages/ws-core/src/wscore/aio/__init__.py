@@ -18,6 +18,7 @@ from ..errors import (
     ProtocolError,
     WebSocketError,
 )
+from .broadcast import Broadcaster
 from .client import connect
 from .options import Options
 from .server import App, Request, websocket_upgrade, with_websocket
@@ -25,6 +26,7 @@ from .websocket import WebSocket
 
 __all__ = [
     "App",
+    "Broadcaster",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
