@@ -483,7 +483,7 @@ class Bench:
             error = "%d of %d connections opened: %s" % (len(conns), a.connections, describe(exc))
         await asyncio.sleep(0.5)
         lost = sum(1 for c in conns if c.lost.done())
-        result = {"connections": len(conns), "closed_by_server": lost}
+        result = {"connections": len(conns), "wanted": a.connections, "closed_by_server": lost}
         if error is None and lost:
             error = "the server dropped %d of %d idle connections" % (lost, len(conns))
         if error is None:

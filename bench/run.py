@@ -41,10 +41,10 @@ CPU_SERVER, CPU_CLIENT = "0", "1"
 WORKLOAD_ARGS = {
     "rtt": ["--warmup", "0.3", "--duration", "1.5", "--max-count", "50000"],
     "conc": ["--warmup", "0.3", "--duration", "1.5", "--max-count", "300000", "--connections", "50"],
-    "big": ["--duration", "2.0", "--max-count", "100", "--size", str(1 << 20), "--timeout", "40"],
+    "big": ["--duration", "2.0", "--max-count", "1000", "--size", str(1 << 20), "--timeout", "40"],
     "hs": ["--warmup", "0.3", "--duration", "1.5", "--max-count", "3000"],
     "idle": ["--connections", "1000", "--timeout", "60"],
-    "big512": ["--duration", "2.0", "--max-count", "100", "--size", str(512 * 1024), "--timeout", "40"],
+    "big512": ["--duration", "2.0", "--max-count", "1000", "--size", str(512 * 1024), "--timeout", "40"],
     "idle500": ["--connections", "500", "--timeout", "60"],
     "client-rtt": ["--warmup", "0.3", "--duration", "1.5", "--max-count", "50000"],
     "client-big": ["--duration", "2.0", "--max-count", "100", "--size", str(1 << 20), "--timeout", "40"],
@@ -390,7 +390,15 @@ def summarize(runs):
     ok = [r for r in runs if "error" not in r]
     if not ok:
         reasons = [r.get("error", "?") for r in runs]
-        return {"error": reasons[0] if reasons else "not run"}
+        reason = reasons[0] if reasons else "not run"
+        opened = [r["connections"] for r in runs if isinstance(r.get("connections"), int)]
+        if opened and len(opened) == len(runs):  # idle: how far each run got
+            low, high = min(opened), max(opened)
+            reason = "%s of %s connections opened, then: %s" % (
+                low if low == high else "%d-%d" % (low, high), runs[0].get("wanted", "?"), reason.split(": ", 1)[-1])
+        if len(runs) > 1:
+            reason += " (%d/%d runs)" % (len(runs), len(runs))
+        return {"error": reason}
     out = {"repeats": len(ok), "of": len(runs)}
     for key in ok[0]:
         values = [r[key] for r in ok if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
@@ -586,7 +594,13 @@ def render(summary, targets, machine, args, elapsed):
     L.append("- Each figure is the median of %d runs, each against a fresh server process pinned to CPU 0; the load "
              "generator (raw asyncio Protocol on uvloop, precomputed masked frames, busy-polling) is pinned to CPU 1." % args.repeats)
     L.append("- Ratios: CPython rows to **websockets**, MicroPython rows to **microdot** on MicroPython. "
-             "Latency and memory: lower is better.")
+             "Latency and memory: lower is better. The raw asyncio TCP echo row is the load generator's ceiling.")
+    busy = machine.get("loadavg_before") and float(machine["loadavg_before"][0]) > 1.0
+    if busy:
+        L.append("- The machine was not idle during this run (load average above, on 2 cores): servers and load "
+                 "generator ran with their scheduling autogroup at nice -20, and the 'wait' column below shows the "
+                 "share of CPU 0 the server still lost. Absolute figures are lower than on a quiet machine; "
+                 "compare ratios.")
     L.append("")
     ws_ref = {w: summary.get("websockets", {}).get(w) for w in MAIN_WORKLOADS}
     md_ref = {w: summary.get("microdot-mp", {}).get(w) for w in MAIN_WORKLOADS}
