@@ -238,6 +238,12 @@ class App:
         try:
             limit = self.options.max_connections
             if limit is not None and len(self._connections) > limit:
+                # Read the request first (briefly): closing a socket with unread bytes sends an
+                # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
+                try:
+                    await asyncio.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
+                except (asyncio.TimeoutError, HandshakeError):
+                    pass
                 await impl.write(writer, [reject_response(503, "too many connections")])
                 return
             try:
@@ -259,6 +265,13 @@ class App:
         finally:
             self._connections.discard(task)
             await impl.close(writer)
+
+    async def _skip_head(self, reader):
+        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
+        while True:
+            data = await runtime.impl.read(reader)
+            if not data or head_reader.feed(data):
+                return
 
     async def _read_request(self, reader, writer):
         options = self.options
