@@ -12,6 +12,16 @@ _READ_SIZE = 1 << 18
 
 monotonic = time.monotonic
 
+if hasattr(asyncio, "timeout"):  # 3.11+: no task per timeout, unlike asyncio.wait_for
+
+    async def wait_for(awaitable, timeout):
+        """Await ``awaitable`` in this task; ``TimeoutError`` after ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            return await awaitable
+
+else:
+    wait_for = asyncio.wait_for
+
 
 async def read(reader):
     """The next chunk from the stream; ``b''`` at end of stream or after a reset."""
@@ -54,7 +64,7 @@ async def close(writer):
     """
     try:
         writer.close()
-        await asyncio.wait_for(writer.wait_closed(), _CLOSE_FLUSH_TIMEOUT)
+        await wait_for(writer.wait_closed(), _CLOSE_FLUSH_TIMEOUT)
     except asyncio.TimeoutError:
         writer.transport.abort()
     except (OSError, asyncio.CancelledError, RuntimeError):

@@ -42,6 +42,9 @@ _last_ticks = time.ticks_ms()
 _elapsed_ms = 0
 
 
+wait_for = asyncio.wait_for
+
+
 def monotonic():
     """Seconds since import, from ``ticks_ms`` with its wrap-around undone."""
     global _last_ticks, _elapsed_ms

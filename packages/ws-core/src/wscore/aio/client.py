@@ -41,7 +41,7 @@ class connect:
 
     async def open(self):
         """Open the connection and return the ``WebSocket``."""
-        return await asyncio.wait_for(self._open(), self.options.open_timeout)
+        return await runtime.impl.wait_for(self._open(), self.options.open_timeout)
 
     async def _open(self):
         impl = runtime.impl

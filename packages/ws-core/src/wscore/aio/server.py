@@ -241,13 +241,13 @@ class App:
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
                 try:
-                    await asyncio.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
+                    await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
                 await impl.write(writer, [reject_response(503, "too many connections")])
                 return
             try:
-                request = await asyncio.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
+                request = await runtime.impl.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
             except asyncio.TimeoutError:
                 return  # slowloris: no answer owed to a client that never finished its request
             except HandshakeError as exc:
@@ -340,7 +340,7 @@ class App:
         # The handler was cancelled if the peer left; let it clean up, within reason.
         if not handler_task.done():
             try:
-                await asyncio.wait_for(request._done.wait(), self.options.close_timeout)
+                await runtime.impl.wait_for(request._done.wait(), self.options.close_timeout)
             except asyncio.TimeoutError:
                 impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
 

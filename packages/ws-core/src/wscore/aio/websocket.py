@@ -151,7 +151,7 @@ class WebSocket:
                 self._abort()
         if not self._closed.is_set():
             try:
-                await asyncio.wait_for(self._closed.wait(), self.options.close_timeout)
+                await runtime.impl.wait_for(self._closed.wait(), self.options.close_timeout)
             except asyncio.TimeoutError:
                 self._abort()
                 await self._closed.wait()
@@ -187,7 +187,7 @@ class WebSocket:
             await until_closed
             if conn.client and conn.close_received:
                 # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
-                await asyncio.wait_for(until_eof(), self.options.close_timeout)
+                await runtime.impl.wait_for(until_eof(), self.options.close_timeout)
         except asyncio.CancelledError:
             if not self._aborted():
                 raise
@@ -249,7 +249,7 @@ class WebSocket:
             try:
                 while self._messages or not self._receiving:
                     self._space.clear()
-                    await asyncio.wait_for(self._space.wait(), max(0, deadline - runtime.impl.monotonic()))
+                    await runtime.impl.wait_for(self._space.wait(), max(0, deadline - runtime.impl.monotonic()))
             except asyncio.TimeoutError:
                 pass
         self._conn.fail()
