@@ -46,6 +46,11 @@ from .utf8 import Utf8Validator, is_valid_utf8
 # Up to 14 header bytes (2 + 8 for the length + 4 for the mask key).
 _MAX_HEADER = 14
 
+# Payload pieces shorter than _SMALL_PIECE (after a message's first) are gathered into buffers
+# of up to _GATHER bytes (small enough that MicroPython's exact-size bytearray growth stays cheap).
+_SMALL_PIECE = 512
+_GATHER = 4096
+
 # CPython's decoder rejects every invalid sequence, so decoding a whole message validates it;
 # MicroPython's does not, so there every text byte goes through the validator.
 _DECODE_VALIDATES = True
@@ -241,13 +246,24 @@ class Connection:
         if self._opcode >= OP_CLOSE:
             self._control.append(piece)
             return
-        self._parts.append(piece)
+        parts = self._parts
+        first = not parts
+        if first or len(piece) >= _SMALL_PIECE:
+            parts.append(piece)
+        else:
+            # A message arriving a few bytes at a time (tiny fragments, tiny TCP segments) must
+            # not cost an object per piece: that held ~40 times the message's size.
+            last = parts[-1]
+            if type(last) is bytearray and len(last) < _GATHER:
+                last.extend(piece)
+            else:
+                parts.append(bytearray(piece))
         self._message_size += len(piece)
         if self._message_opcode == OP_TEXT:
             # CPython's final decode validates a message that arrives whole (so it needs no
             # validator, whose creation costs as much as the rest of a small frame); pieces are
             # checked as they come so that an invalid byte fails the connection at once.
-            whole = self._fin and len(self._parts) == 1 and self._remaining == len(piece)
+            whole = self._fin and first and self._remaining == len(piece)
             if not (whole and _DECODE_VALIDATES):
                 validator = self._validator
                 if validator is None:
