@@ -346,3 +346,27 @@ def test_pipelined_bytes_stay_after_the_head():
     reader = HeadReader()
     assert reader.feed(data)
     assert reader.rest == data[len(head(GOOD)) :]
+
+
+def test_a_message_sent_a_byte_at_a_time_is_not_held_an_object_per_byte():
+    # 1-byte fragments, and one frame arriving in 1-byte reads: both once kept an object per
+    # byte (~40 times the message's size in memory, a cheap amplification for a peer).
+    n = 20000
+    conn = Connection()
+    conn.receive_data(frame(2, b"a", fin=False))
+    piece = frame(0, b"b", fin=False)
+    for _ in range(n):
+        conn.receive_data(piece)
+    assert len(conn._parts) <= 2 + n // 4096
+    conn.receive_data(frame(0, b"c"))
+    assert conn.events() == [b"a" + b"b" * n + b"c"]
+
+    text = ("é" * (n // 2)).encode()
+    data = frame(1, text)
+    conn = Connection()
+    conn.receive_data(data[:8])
+    for i in range(8, len(data)):
+        conn.receive_data(data[i : i + 1])
+        if i == len(data) - 2:
+            assert len(conn._parts) <= 2 + n // 4096
+    assert conn.events() == ["é" * (n // 2)]
