@@ -81,8 +81,12 @@ async def write(stream, buffers):
         view = memoryview(buf)
         for start in range(0, len(buf), _WRITE_SLICE):
             stream.write(view[start : start + _WRITE_SLICE])
-            await stream.drain()
-    await stream.drain()
+            if stream.out_buf:
+                await stream.drain()
+    # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
+    # every socket) per message. Like CPython's drain(), wait only when something is pending.
+    if stream.out_buf:
+        await stream.drain()
 
 
 async def close(stream):
