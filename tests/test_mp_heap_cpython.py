@@ -4,7 +4,7 @@
 - 320 KiB heap, --max-size 4096: five clients at once echo text and binary messages of up to
   4 KiB; a message over the limit is closed with 1009; a new client is served afterwards.
   (96 KiB is too small for the library to import at all on the unix port: its bytecode lives in
-  the heap, ~70 KiB, and compiling a module needs ~16 KiB more; see docs/on-a-board.md.
+  the heap, ~70 KiB, and compiling a module needs ~16 KiB more; see the README, On a board.
   4 KiB, not 16 KiB: an in-flight message needs about three times its size of live heap, in
   blocks that must be contiguous. 256 KiB serves five 4 KiB clients in most runs, but heap
   fragmentation failed it about once in ten; 320 KiB leaves the margin a test needs.)

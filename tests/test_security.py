@@ -142,7 +142,7 @@ async def test_allowed_origins_with_none_accepts_clients_that_send_no_origin():
 
 
 async def test_default_accepts_any_origin():
-    # The default (allowed_origins=None) checks nothing: documented in docs/reliability.md.
+    # The default (allowed_origins=None) checks nothing: documented in the README (Reliability).
     async with serving(echo_app()) as port:
         status, conn = await upgrade_status(port, [("Origin", "https://anywhere.example")])
         assert status == 101

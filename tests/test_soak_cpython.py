@@ -4,7 +4,7 @@
 A cycle is a connection that closes cleanly, drops TCP after an echo (FIN or RST), or drops in
 the middle of its request head (bench/soak.py). After each mode the server must hold what it
 held before: no connection, no extra fd, no extra task, about the same heap and RSS. The full
-run is `python bench/soak.py` (10,000 cycles per mode; figures in docs/reliability.md).
+run is `python bench/soak.py` (10,000 cycles per mode; figures in the README, Reliability).
 """
 
 import os
