@@ -176,10 +176,7 @@ class Connection:
     def receive_eof(self):
         """The peer's TCP stream ended; without a finished close handshake that is 1006."""
         if self.state != CLOSED:
-            self.state = CLOSED
-            self.close_code = CLOSE_ABNORMAL
-            self.close_reason = ""
-            self._events.append(Close(CLOSE_ABNORMAL, ""))
+            self._closed(CLOSE_ABNORMAL, "")
 
     def events(self):
         """Return and forget the events received so far, oldest first."""
