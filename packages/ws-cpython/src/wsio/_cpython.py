@@ -5,6 +5,8 @@ import logging
 import ssl
 import time
 
+from wscore.constants import CLOSED
+
 logger = logging.getLogger("wsio")
 
 # A large read lets a 1 MiB message arrive in a few chunks; the stream buffers this much at most.
@@ -154,7 +156,7 @@ class _Feeder(asyncio.Protocol):
         conn = ws._conn
         for buf in conn.data_to_send():  # writes are synchronous here: order is kept
             self.transport.write(buf)
-        if conn.state == 3:  # CLOSED
+        if conn.state == CLOSED:
             self.closed.set()
         elif self.paused:
             pass

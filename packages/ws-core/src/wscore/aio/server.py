@@ -19,6 +19,7 @@ closes with 1011 (and logs the traceback), and the peer leaving cancels the hand
 import asyncio
 import json
 
+from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
 from ..handshake import accept_response, check_request, reject_response
 from ..http import HeadReader, parse_query, parse_request, response_head
@@ -163,6 +164,7 @@ class App:
         self._websockets = set()
         self._watchdog = Watchdog(self.options.timer_tick())
         self._stopped = None
+        self._quiet = None  # set when the last connection and handler are gone (shutdown)
 
     def route(self, path, methods=None):
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
@@ -208,26 +210,38 @@ class App:
             server.close()
         self._servers = []
         for ws in list(self._websockets):
-            if ws._conn.state == 1:  # OPEN
+            if ws._conn.state == OPEN:
                 ws._conn.send_close(1001, "server shutting down")
                 ws._write_nowait()
                 ws._cancel_handler()
-        now = runtime.impl.monotonic()
-        deadline = now + timeout
         # A peer that does not answer the close frame is dropped after close_timeout, as for
         # any closing handshake, instead of holding shutdown for its whole timeout.
-        drop_at = now + self.options.close_timeout if self.options.close_timeout else None
-        while (self._handlers or self._connections) and runtime.impl.monotonic() < deadline:
-            if drop_at is not None and runtime.impl.monotonic() >= drop_at:
-                drop_at = None
-                for ws in list(self._websockets):
-                    ws._abort()
-            await asyncio.sleep(0.02)
+        first = min(timeout, self.options.close_timeout or timeout)
+        if not await self._until_quiet(first):
+            for ws in list(self._websockets):
+                ws._abort()
+            await self._until_quiet(timeout - first)
         for task in list(self._connections):
             task.cancel()
         self._watchdog.stop()
         if self._stopped is not None:
             self._stopped.set()
+
+    async def _until_quiet(self, seconds):
+        """Wait up to ``seconds`` until no connection or handler is left; True if none is."""
+        if not (self._handlers or self._connections):
+            return True
+        self._quiet = asyncio.Event()
+        try:
+            await runtime.impl.wait_for(self._quiet.wait(), max(0, seconds))
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def _forget(self, tasks, task):
+        tasks.discard(task)
+        if self._quiet is not None and not (self._handlers or self._connections):
+            self._quiet.set()
 
     # ---- one connection ---------------------------------------------------------------
 
@@ -263,7 +277,7 @@ class App:
         except Exception as exc:  # a bug of ours must not take the server down
             impl.log_exception("error serving a connection", exc)
         finally:
-            self._connections.discard(task)
+            self._forget(self._connections, task)
             await impl.close(writer)
 
     async def _skip_head(self, reader):
@@ -373,6 +387,6 @@ class App:
                 except asyncio.CancelledError:
                     pass
         finally:
-            self._handlers.discard(asyncio.current_task())
+            self._forget(self._handlers, asyncio.current_task())
             request._done.set()
             request._decided.set()
