@@ -396,6 +396,11 @@ class Connection:
         if self.state == OPEN:
             self.state = CLOSING
 
+    @property
+    def has_data_to_send(self):
+        """True when ``data_to_send()`` would return something."""
+        return bool(self._outgoing)
+
     def data_to_send(self):
         """Return and forget the buffers queued for the wire, in order."""
         out = self._outgoing

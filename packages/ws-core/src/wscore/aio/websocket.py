@@ -221,7 +221,8 @@ class WebSocket:
             elif data:  # bytes that came with the handshake
                 self._received(data)
             data = None
-            await self._flush_replies()
+            if conn.has_data_to_send:
+                await self._flush_replies()
             while len(self._messages) >= max_queue and conn.state != CLOSED:
                 self._space.clear()
                 await self._space.wait()
@@ -278,7 +279,7 @@ class WebSocket:
 
     async def _flush_replies(self):
         """Write the pongs and close frames the core queued in answer to the peer."""
-        if self._conn._outgoing:
+        if self._conn.has_data_to_send:
             try:
                 await self._flush()
             except OSError:
