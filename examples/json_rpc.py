@@ -14,7 +14,7 @@ import json
 
 from wsio import App, ConnectionClosed, with_websocket
 
-METHODS = {}
+METHODS: dict = {}  # name -> async function
 
 
 def rpc_method(function):

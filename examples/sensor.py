@@ -18,7 +18,7 @@ import time
 from wsio import App, ConnectionClosed, with_websocket
 
 try:
-    ticks_ms = time.ticks_ms  # MicroPython
+    ticks_ms = time.ticks_ms  # type: ignore[attr-defined]  # MicroPython
 except AttributeError:
 
     def ticks_ms():

@@ -8,7 +8,9 @@
    copied into its stdlib/ folder and listed in VERSIONS. It is built once under
    .hatch/mp-typeshed-<versions>/ with `pip install --target`.
 
-ws-core is checked twice on purpose: it must type-check against both platforms.
+ws-core is checked twice on purpose: it must type-check against both platforms. The examples
+are checked in both runs too (with their function bodies: check_untyped_defs in mypy.ini), as
+users' application code against the public API.
 
 A src/ folder with no Python files yet is left out, and a run with nothing to check says so
 and passes (the packages start empty); the script fails only on mypy errors.
@@ -28,6 +30,8 @@ RUNS = [
     ("cpython", ["packages/ws-core/src", "packages/ws-cpython/src"]),
     ("micropython", ["packages/ws-core/src", "packages/ws-micropython/src"]),
 ]
+# Application code written against the public API, checked on both platforms as a user's would be.
+EXAMPLES = "examples"
 
 
 def python_packages(src):
@@ -91,7 +95,7 @@ def build_micropython_typeshed():
 def main(argv):
     failed = False
     for platform, sources in RUNS:
-        targets = [p for src in sources for p in python_packages(src)]
+        targets = [p for src in sources for p in python_packages(src)] + python_packages(EXAMPLES)
         if not targets:
             print("mypy (%s): nothing to check yet: no Python files under %s" % (platform, ", ".join(sources)))
             continue

@@ -7,6 +7,14 @@
 
 import asyncio
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from typing import Any
+
 from ..errors import HandshakeError
 from ..handshake import ClientHandshake, parse_uri
 from ..http import HeadReader, parse_response
@@ -30,16 +38,24 @@ class connect:
     ``ws = await connect(uri).open()`` works too; then close it with ``await ws.close()``.
     """
 
-    def __init__(self, uri, subprotocols=None, headers=None, origin=None, ssl=None, **options):
+    def __init__(
+        self,
+        uri: str,
+        subprotocols: "list[str] | None" = None,
+        headers: "dict[str, str] | list[tuple[str, str]] | None" = None,
+        origin: "str | None" = None,
+        ssl: "Any" = None,
+        **options: "Any",
+    ) -> None:
         self.uri = uri
         self.subprotocols = subprotocols
         self.headers = headers or ()
         self.origin = origin
         self.ssl = ssl
         self.options = Options(**options)
-        self.ws = None
+        self.ws: "WebSocket | None" = None
 
-    async def open(self):
+    async def open(self) -> WebSocket:
         """Open the connection and return the ``WebSocket``."""
         return await runtime.impl.wait_for(self._open(), self.options.open_timeout)
 
@@ -97,9 +113,10 @@ class connect:
             pass
         return bytes(body[:limit])
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> WebSocket:
         return await self.open()
 
-    async def __aexit__(self, exc_type, exc, tb):
-        await self.ws.close()
+    async def __aexit__(self, exc_type: "Any", exc: "Any", tb: "Any") -> bool:
+        if self.ws is not None:
+            await self.ws.close()
         return False

@@ -20,7 +20,15 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_until_closed`` reads with ``read``.
 """
 
-impl = None
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from typing import Any
+
+impl: "Any" = None
 
 
 def use(platform_impl):

@@ -19,10 +19,18 @@ closes with 1011 (and logs the traceback), and the peer leaving cancels the hand
 import asyncio
 import json
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from typing import Any, Awaitable, Callable
+
 from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
 from ..handshake import accept_response, check_request, reject_response
-from ..http import HeadReader, parse_query, parse_request, response_head
+from ..http import HeadReader, Headers, parse_query, parse_request, response_head
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -34,18 +42,18 @@ class Request:
     (case-insensitive ``Headers``), ``client_addr`` (host, port), ``body`` (bytes), ``app``,
     and ``url_args`` (the path parameters)."""
 
-    def __init__(self, app, head, client_addr, reader, writer):
+    def __init__(self, app: "App", head: "Any", client_addr: "tuple[str, int] | None", reader: "Any", writer: "Any") -> None:
         self.app = app
-        self.method = head.method
-        self.path = head.path
-        self.query_string = head.query_string
-        self.args = parse_query(head.query_string)
-        self.headers = head.headers
-        self.version = head.version
+        self.method: str = head.method
+        self.path: str = head.path
+        self.query_string: str = head.query_string
+        self.args: "dict[str, str]" = parse_query(head.query_string)
+        self.headers: Headers = head.headers
+        self.version: str = head.version
         self.client_addr = client_addr
         self.body = b""
-        self.url_args = {}
-        self.websocket = None
+        self.url_args: "dict[str, Any]" = {}
+        self.websocket: "WebSocket | None" = None
         self._reader = reader
         self._writer = writer
         self._decided = asyncio.Event()  # the route returned, or upgraded to WebSocket
@@ -61,14 +69,14 @@ class with_websocket:
     upgrades and calls the handler itself, one coroutine fewer under every open connection.
     """
 
-    def __init__(self, handler):
+    def __init__(self, handler: "Callable[..., Awaitable[Any]]") -> None:
         self.handler = handler
 
-    async def __call__(self, request, **url_args):
+    async def __call__(self, request: "Request", **url_args: "Any") -> None:
         await self.handler(request, await websocket_upgrade(request), **url_args)
 
 
-async def websocket_upgrade(request, subprotocols=None):
+async def websocket_upgrade(request: "Request", subprotocols: "list[str] | None" = None) -> WebSocket:
     """Upgrade ``request`` to WebSocket from inside a route and return the ``WebSocket``.
 
     Call it after checking credentials: until then the route can still answer with an HTTP
@@ -155,18 +163,18 @@ class App:
     ``App(**options)`` takes the options of ``Options`` (``max_size``, timeouts, limits...).
     """
 
-    def __init__(self, **options):
+    def __init__(self, **options: "Any") -> None:
         self.options = Options(**options)
-        self._routes = []
-        self._servers = []
-        self._connections = set()
-        self._handlers = set()
-        self._websockets = set()
+        self._routes: "list[_Route]" = []
+        self._servers: "list[Any]" = []
+        self._connections: "set[Any]" = set()
+        self._handlers: "set[Any]" = set()
+        self._websockets: "set[WebSocket]" = set()
         self._watchdog = Watchdog(self.options.timer_tick())
-        self._stopped = None
-        self._quiet = None  # set when the last connection and handler are gone (shutdown)
+        self._stopped: "asyncio.Event | None" = None
+        self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
 
-    def route(self, path, methods=None):
+    def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
 
         def register(handler):
@@ -177,19 +185,21 @@ class App:
 
     # ---- running ----------------------------------------------------------------------
 
-    async def start(self, host="0.0.0.0", port=5000, ssl=None, backlog=100):
+    async def start(self, host: str = "0.0.0.0", port: int = 5000, ssl: "Any" = None, backlog: int = 100) -> "Any":
         """Start listening; returns once the server accepts connections."""
         self._stopped = asyncio.Event()
         server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
         self._servers.append(server)
         return server
 
-    async def serve(self, host="0.0.0.0", port=5000, ssl=None):
+    async def serve(self, host: str = "0.0.0.0", port: int = 5000, ssl: "Any" = None) -> None:
         """Start listening and serve until ``shutdown()``."""
         await self.start(host, port, ssl)
-        await self._stopped.wait()
+        stopped = self._stopped
+        assert stopped is not None  # made by start()
+        await stopped.wait()
 
-    def run(self, host="0.0.0.0", port=5000, ssl=None, debug=False):
+    def run(self, host: str = "0.0.0.0", port: int = 5000, ssl: "Any" = None, debug: bool = False) -> None:
         """Serve until interrupted (Ctrl-C); then shut down gracefully."""
         runtime.impl.log("serving on %s://%s:%d" % ("https" if ssl else "http", host, port))
 
@@ -204,7 +214,7 @@ class App:
         except KeyboardInterrupt:
             pass
 
-    async def shutdown(self, timeout=5.0):
+    async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every WebSocket with 1001, and wait up to ``timeout`` for handlers."""
         for server in self._servers:
             server.close()

@@ -10,6 +10,15 @@ On the server it also cancels the handler when the peer went away, so a handler 
 
 import asyncio
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from .options import Options
+    from .server import Request
+
 from ..constants import CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSED, OPEN
 from ..errors import ConnectionClosedOK, connection_closed
 from ..protocol import Close, Connection, Pong
@@ -27,8 +36,8 @@ class WebSocket:
 
     # Defaults on the class: an idle connection's instance holds only what differs (heap on a
     # board). The lock and the ping table are made on first use.
-    _send_lock = None
-    _pings = None
+    _send_lock: "asyncio.Lock | None" = None
+    _pings: "dict[bytes, asyncio.Event] | None" = None
     _reader_task = None
     _handler_task = None
     _handler_closing = False
@@ -36,14 +45,14 @@ class WebSocket:
     _receiving = False  # a task waits in receive() with nothing queued
     _ping_sent_at = None
 
-    def __init__(self, reader, writer, client, options, request=None, subprotocol=None):
+    def __init__(self, reader, writer, client: bool, options: "Options", request: "Request | None" = None, subprotocol: "str | None" = None) -> None:
         self.request = request
         self.subprotocol = subprotocol
         self.options = options
         self._reader = reader
         self._writer = writer
         self._conn = Connection(client, options.max_size, defer_errors=True)
-        self._messages = []
+        self._messages: "list[str | bytes]" = []
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
         self._space = asyncio.Event()  # the reader of messages took one, or waits for one
         self._closed = asyncio.Event()
@@ -52,28 +61,28 @@ class WebSocket:
     # ---- state ----------------------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once the connection is closed (the closing handshake is over or failed)."""
         return self._closed.is_set()
 
     @property
-    def close_code(self):
+    def close_code(self) -> "int | None":
         """The final close code, or None while the connection is open."""
         return self._conn.close_code if self._conn.state == CLOSED else None
 
     @property
-    def close_reason(self):
+    def close_reason(self) -> "str | None":
         """The final close reason ('' if none), or None while the connection is open."""
         return self._conn.close_reason if self._conn.state == CLOSED else None
 
     @property
-    def state(self):
+    def state(self) -> int:
         """OPEN, CLOSING or CLOSED (``wscore.constants``)."""
         return self._conn.state
 
     # ---- receiving --------------------------------------------------------------------
 
-    async def receive(self):
+    async def receive(self) -> "str | bytes":
         """The next message: ``str`` for text, ``bytes`` for binary.
 
         Raises ``ConnectionClosedOK`` or ``ConnectionClosedError`` once the connection is
@@ -93,10 +102,10 @@ class WebSocket:
             self._space.set()
         return self._messages.pop(0)
 
-    def __aiter__(self):
+    def __aiter__(self) -> "WebSocket":
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> "str | bytes":
         try:
             return await self.receive()
         except ConnectionClosedOK:
@@ -104,7 +113,7 @@ class WebSocket:
 
     # ---- sending ----------------------------------------------------------------------
 
-    async def send(self, message):
+    async def send(self, message: "str | bytes | bytearray | memoryview") -> None:
         """Send ``message``: a ``str`` as text, bytes-like as binary; waits until written.
 
         Waiting for the write to drain is what keeps a peer that does not read from making us
@@ -116,7 +125,7 @@ class WebSocket:
         except OSError:
             await self._write_failed()
 
-    async def ping(self, data=b""):
+    async def ping(self, data: "str | bytes" = b"") -> None:
         """Send a ping and wait for its pong; raises ``ConnectionClosed`` if the connection ends first."""
         if isinstance(data, str):
             data = data.encode("utf-8")
@@ -135,7 +144,7 @@ class WebSocket:
         if self._pings.get(data) is waiter:  # woken by the end of the connection, not a pong
             raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
-    async def close(self, code=1000, reason=""):
+    async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with ``code`` and ``reason`` and wait for the closing handshake.
 
         If the peer does not answer within ``close_timeout`` the TCP connection is dropped.
