@@ -414,3 +414,28 @@ def test_parse_uri_errors():
     ):
         with support.raises(ValueError):
             handshake.parse_uri(uri)
+
+
+def test_origin_allowed_default_is_same_origin_or_none():
+    from wscore.handshake import origin_allowed
+
+    assert origin_allowed(None, "example.com")
+    assert origin_allowed("http://example.com", "example.com")
+    assert origin_allowed("http://example.com:80", "example.com")
+    assert origin_allowed("https://Example.com", "example.com:443")
+    assert origin_allowed("http://device.local:8080", "device.local:8080")
+    assert not origin_allowed("http://device.local:8081", "device.local:8080")
+    assert not origin_allowed("https://evil.example", "example.com")
+    assert not origin_allowed("null", "example.com")
+    assert not origin_allowed("http://example.com", None)
+
+
+def test_origin_allowed_star_and_lists():
+    from wscore.handshake import origin_allowed
+
+    assert origin_allowed("https://evil.example", "example.com", "*")
+    assert origin_allowed(None, "example.com", "*")
+    assert origin_allowed("https://good.example", "x", ["https://good.example"])
+    assert not origin_allowed(None, "x", ["https://good.example"])
+    assert origin_allowed(None, "x", ["https://good.example", None])
+    assert not origin_allowed("https://evil.example", "x", ["https://good.example", None])

@@ -141,12 +141,24 @@ async def test_allowed_origins_with_none_accepts_clients_that_send_no_origin():
         assert status == 403
 
 
-async def test_default_accepts_any_origin():
-    # The default (allowed_origins=None) checks nothing: documented in the README (Reliability).
+async def test_default_admits_its_own_pages_and_non_browsers_but_not_other_sites():
+    # allowed_origins=None: same origin as the Host, or no Origin at all (not a browser).
     async with serving(echo_app()) as port:
-        status, conn = await upgrade_status(port, [("Origin", "https://anywhere.example")])
-        assert status == 101
-        await echo_over(conn)
+        for origin in ("http://127.0.0.1:%d" % port, "https://127.0.0.1:%d" % port, None):
+            status, conn = await upgrade_status(port, [("Origin", origin)] if origin else [])
+            assert status == 101, origin
+            await echo_over(conn)
+        for origin in ("https://evil.example", "http://127.0.0.1:%d" % (port + 1), "http://127.0.0.1", "null"):
+            status, _ = await upgrade_status(port, [("Origin", origin)])
+            assert status == 403, origin
+
+
+async def test_star_admits_every_origin():
+    async with serving(echo_app(allowed_origins="*")) as port:
+        for origin in ("https://anywhere.example", "null"):
+            status, conn = await upgrade_status(port, [("Origin", origin)])
+            assert status == 101, origin
+            await echo_over(conn)
 
 
 # ---- max_connections ---------------------------------------------------------------------------

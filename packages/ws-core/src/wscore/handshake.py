@@ -77,6 +77,35 @@ def check_request(request, subprotocols=None):
     return key, chosen
 
 
+def _without_port(authority, port):
+    suffix = ":" + port
+    return authority[: -len(suffix)] if authority.endswith(suffix) else authority
+
+
+def is_same_origin(origin, host):
+    """True when ``origin`` (an Origin header) names the same host and port as ``host`` (Host)."""
+    scheme, sep, authority = origin.partition("://")
+    if not sep or not host:
+        return False  # "null" (sandboxed frames, file: pages) or garbage
+    default_port = "443" if scheme.lower() in ("https", "wss") else "80"
+    return _without_port(authority.lower().rstrip("/"), default_port) == _without_port(host.lower(), default_port)
+
+
+def origin_allowed(origin, host, allowed=None):
+    """Whether a request with ``Origin: origin`` (None when absent) and ``Host: host`` may upgrade.
+
+    ``allowed`` None, the default, admits requests without an Origin (clients that are not
+    browsers) and pages of the same origin as the server, so a page of another site cannot
+    open a WebSocket with the user's cookies (cross-site WebSocket hijacking). ``"*"`` admits
+    every origin; a list admits exactly its origins (``None`` in it admits requests without one).
+    """
+    if allowed == "*":
+        return True
+    if allowed is None:
+        return origin is None or is_same_origin(origin, host)
+    return origin in allowed
+
+
 def accept_response(key, subprotocol=None, extra_headers=()):
     """The ``101 Switching Protocols`` response head for a valid request."""
     headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept_key(key))]

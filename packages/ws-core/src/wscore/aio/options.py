@@ -22,8 +22,10 @@ class Options:
       there may be at most 100 header fields.
     - ``max_body_size`` (16 KiB): largest request body of a plain HTTP route.
     - ``subprotocols`` (None): the subprotocols a server accepts, in order of preference.
-    - ``allowed_origins`` (None): if set, an upgrade whose ``Origin`` is not in it gets 403
-      (protection against cross-site WebSocket hijacking by pages of other sites).
+    - ``allowed_origins`` (None): None admits clients that send no ``Origin`` (not browsers)
+      and pages of the server's own origin; other pages get 403, so a site cannot open a
+      WebSocket to us with its visitors' cookies (cross-site WebSocket hijacking). ``"*"``
+      admits any origin; a list admits exactly those (``None`` in it: no ``Origin`` too).
     - ``max_connections`` (None): server only; beyond it new connections get 503.
     - ``fragment_size`` (None): if set, messages we send are split into frames of this size.
     """

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
-from ..handshake import accept_response, check_request, reject_response
+from ..handshake import accept_response, check_request, origin_allowed, reject_response
 from ..http import HeadReader, Headers, parse_query, parse_request, response_head
 from . import runtime
 from .options import Options
@@ -84,8 +84,7 @@ async def websocket_upgrade(request: "Request", subprotocols: "list[str] | None"
     forbidden ``Origin``.
     """
     options = request.app.options
-    allowed = options.allowed_origins
-    if allowed is not None and request.headers.get("Origin") not in allowed:
+    if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"), options.allowed_origins):
         raise HandshakeError("Origin not allowed", 403)
     key, subprotocol = check_request(request, subprotocols or options.subprotocols)
     await runtime.impl.write(request._writer, [accept_response(key, subprotocol)])
