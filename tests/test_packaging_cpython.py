@@ -6,8 +6,6 @@ import subprocess
 import sys
 import tempfile
 
-import support
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -15,7 +13,6 @@ def run(*args, cwd=None):
     return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True, timeout=300)
 
 
-@support.skip_if(sys.version_info[:2] != (3, 11), "packaging is checked once per run, on CPython 3.11 (45 s of builds)")
 def test_ws_cpython_wheel_pulls_ws_core_and_imports():
     with tempfile.TemporaryDirectory() as tmp:
         wheels = os.path.join(tmp, "wheels")

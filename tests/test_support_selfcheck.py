@@ -50,24 +50,31 @@ def test_raises_contains_checks_message():
             raise ValueError("something else")
 
 
-@support.skip_on_micropython("checks that the MicroPython skip marker works")
-def test_skip_on_micropython_runs_on_cpython():
-    assert not support.ON_MICROPYTHON
+def test_skip_if_marks_what_each_runner_looks_for():
+    # Checked on the marker itself, so that no test here has to be skipped to prove it.
+    def probe():
+        raise AssertionError("a skipped test ran")
+
+    marked = support.skip_if(True, "the reason")(probe)
+    if support.ON_MICROPYTHON:
+        assert getattr(marked, support.SKIP_ATTRIBUTE) == "the reason"
+        with support.raises(support.SkipTest, contains="the reason"):
+            marked()
+        assert support.skip_if(False, "unused")(probe) is probe
+    else:
+        marks = [m for m in marked.pytestmark if m.name == "skipif"]
+        assert marks[0].args == (True,) and marks[0].kwargs["reason"] == "the reason"
 
 
-@support.skip_if(True, "checks that skip_if(True) skips everywhere")
-def test_skip_if_true_is_skipped():
-    raise AssertionError("a skipped test ran")
+def test_skip_inside_a_test_raises_the_runners_skip():
+    if support.ON_MICROPYTHON:
+        expected = support.SkipTest
+    else:
+        import pytest
 
-
-@support.skip_if(False, "never shown")
-def test_skip_if_false_runs():
-    pass
-
-
-def test_skip_from_inside_the_test():
-    support.skip("checks support.skip() inside a test body")
-    raise AssertionError("support.skip() returned")
+        expected = pytest.skip.Exception
+    with support.raises(expected, contains="the reason"):
+        support.skip("the reason")
 
 
 def test_monotonic_advances():
