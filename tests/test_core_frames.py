@@ -1,6 +1,7 @@
 """Frame encoding and decoding (RFC 6455 section 5.2), checked against the section 5.7 examples."""
 
 import support
+from wire import xor
 
 from wscore import frames, protocol
 from wscore.constants import OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT
@@ -31,13 +32,6 @@ def pattern(n):
     out = bytearray(n)
     for i in range(n):
         out[i] = (i * 7 + 3) & 0xFF
-    return bytes(out)
-
-
-def xor(data, key):
-    out = bytearray(len(data))
-    for i in range(len(data)):
-        out[i] = data[i] ^ key[i & 3]
     return bytes(out)
 
 

@@ -3,6 +3,7 @@
 import random
 
 import support
+from wire import xor
 
 from wscore import protocol, utf8
 from wscore.constants import CLOSED, OPEN
@@ -267,13 +268,6 @@ def test_reference_encoder_matches_cpython():
 
 
 # ---- text messages: 1007 ---------------------------------------------------------------------
-
-
-def xor(data, key):
-    out = bytearray(len(data))
-    for i in range(len(data)):
-        out[i] = data[i] ^ key[i & 3]
-    return bytes(out)
 
 
 def cframe(opcode, payload, fin=True):

@@ -7,6 +7,7 @@ byte at a time.
 """
 
 import support
+from wire import raw_frame
 
 from wscore import utf8
 from wscore.errors import HandshakeError
@@ -20,22 +21,7 @@ MIB = 1 << 20
 
 def frame(opcode, payload=b"", fin=True, key=KEY, rsv=0, length=None):
     """A raw frame (masked with ``key`` unless None); ``length`` overrides the announced length."""
-    n = len(payload) if length is None else length
-    out = bytearray([(0x80 if fin else 0) | rsv | opcode])
-    bit = 0x80 if key is not None else 0
-    if n < 126:
-        out.append(bit | n)
-    elif n < 65536:
-        out.append(bit | 126)
-        out.extend(n.to_bytes(2, "big"))
-    else:
-        out.append(bit | 127)
-        out.extend(n.to_bytes(8, "big"))
-    if key is not None:
-        out.extend(key)
-        payload = bytes(payload[i] ^ key[i & 3] for i in range(len(payload)))
-    out.extend(payload)
-    return bytes(out)
+    return raw_frame(opcode, payload, fin, key, rsv, length)
 
 
 def summary(events):

@@ -163,25 +163,39 @@ async def upgrade(port, path="/echo", extra=()):
     return reader, writer
 
 
-def client_frame(opcode, payload=b"", fin=True, mask=b"\x37\xfa\x21\x3d", length=None):
-    """A masked client frame; `length` overrides the announced payload length (for stalls)."""
+def xor(data, key):
+    """``data`` XOR the 4-byte ``key``, byte by byte: the reference for the library's masking."""
+    out = bytearray(data)
+    for i in range(len(out)):
+        out[i] ^= key[i & 3]
+    return bytes(out)
+
+
+def raw_frame(opcode, payload=b"", fin=True, key=None, rsv=0, length=None):
+    """One frame built by hand, not by the library: masked with ``key`` unless None (a server's
+    frame); ``rsv`` sets reserved bits; ``length`` overrides the announced payload length."""
     if isinstance(payload, str):
         payload = payload.encode()
     n = len(payload) if length is None else length
-    head = bytearray([(0x80 if fin else 0) | opcode])
+    head = bytearray([(0x80 if fin else 0) | rsv | opcode])
+    bit = 0x80 if key is not None else 0
     if n < 126:
-        head.append(0x80 | n)
+        head.append(bit | n)
     elif n < 65536:
-        head.append(0x80 | 126)
+        head.append(bit | 126)
         head.extend(struct.pack("!H", n))
     else:
-        head.append(0x80 | 127)
+        head.append(bit | 127)
         head.extend(struct.pack("!Q", n))
-    head.extend(mask)
-    body = bytearray(payload)
-    for i in range(len(body)):
-        body[i] ^= mask[i & 3]
-    return bytes(head) + bytes(body)
+    if key is not None:
+        head.extend(key)
+        payload = xor(payload, key)
+    return bytes(head) + bytes(payload)
+
+
+def client_frame(opcode, payload=b"", fin=True, mask=b"\x37\xfa\x21\x3d", length=None):
+    """A masked client frame; `length` overrides the announced payload length (for stalls)."""
+    return raw_frame(opcode, payload, fin, mask, 0, length)
 
 
 def close_payload(code, reason=""):
@@ -239,19 +253,7 @@ def accept_for(key):
 
 def frame(opcode, payload=b"", fin=True):
     """An unmasked (server) frame."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-    n = len(payload)
-    head = bytearray([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head.append(n)
-    elif n < 65536:
-        head.append(126)
-        head.extend(struct.pack("!H", n))
-    else:
-        head.append(127)
-        head.extend(struct.pack("!Q", n))
-    return bytes(head) + payload
+    return raw_frame(opcode, payload, fin)
 
 
 async def read_request_head(reader, timeout=STEP):
