@@ -51,7 +51,8 @@ async def write(writer, buffers):
     else:
         for buf in buffers:
             writer.write(buf)
-    await writer.drain()
+    if writer.transport.get_write_buffer_size():  # all sent already: nothing to wait for
+        await writer.drain()
 
 
 # How long closing waits for our last bytes to reach the peer before the socket is dropped.
