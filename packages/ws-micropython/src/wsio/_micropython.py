@@ -168,6 +168,20 @@ async def start_server(callback, host, port, ssl_context, backlog):
     return await asyncio.start_server(serve, host, port, backlog=backlog)
 
 
+# What a connection may take of the heap, idle (~4.5 KB) plus its opening handshake.
+_HEAP_PER_CONNECTION = 8 * 1024
+
+
+def connection_limit():
+    """As many connections as the free heap can hold: beyond them, 503 rather than MemoryError.
+
+    MicroPython's asyncio does not always survive running out of heap while it registers a
+    socket (the unix port can crash), so the server stops accepting before that.
+    """
+    gc.collect()
+    return max(1, gc.mem_free() // _HEAP_PER_CONNECTION)
+
+
 def client_ssl_context():
     """A verifying client context. MicroPython has no system trust store: load a CA (DER) into it."""
     import ssl

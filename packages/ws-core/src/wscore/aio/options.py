@@ -26,7 +26,9 @@ class Options:
       and pages of the server's own origin; other pages get 403, so a site cannot open a
       WebSocket to us with its visitors' cookies (cross-site WebSocket hijacking). ``"*"``
       admits any origin; a list admits exactly those (``None`` in it: no ``Origin`` too).
-    - ``max_connections`` (None): server only; beyond it new connections get 503.
+    - ``max_connections`` (None): server only; beyond it new connections get 503. None means no
+      limit on CPython, and on MicroPython as many as the free heap allows when the server
+      starts (one per 8 KiB), so that a flood of connections gets 503s, not a heap exhausted.
     - ``fragment_size`` (None): if set, messages we send are split into frames of this size.
     """
 

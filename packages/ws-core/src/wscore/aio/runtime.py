@@ -15,6 +15,8 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   ``async start_server(callback, host, port, ssl, backlog)``;
 - ``client_ssl_context()``: a context that verifies certificates and host names;
 - ``log_exception(message, exc)`` and ``log(message)``;
+- optionally ``connection_limit()``: the number of connections a server may hold when the
+  application set no ``max_connections`` (MicroPython: what its heap can take);
 - optionally ``async drive(ws, initial)``: serve ``ws`` until it ends without a reading loop,
   by calling ``ws._received(data)`` from the transport's callbacks and ending with
   ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_until_closed`` reads with ``read``.

@@ -171,6 +171,7 @@ class App:
         self._websockets: "set[WebSocket]" = set()
         self._watchdog = Watchdog(self.options.timer_tick())
         self._stopped: "asyncio.Event | None" = None
+        self._limit = self.options.max_connections  # see start()
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
 
     def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
@@ -187,6 +188,10 @@ class App:
     async def start(self, host: str = "0.0.0.0", port: int = 5000, ssl: "Any" = None, backlog: int = 100) -> "Any":
         """Start listening; returns once the server accepts connections."""
         self._stopped = asyncio.Event()
+        limit = self.options.max_connections
+        if limit is None and hasattr(runtime.impl, "connection_limit"):
+            limit = runtime.impl.connection_limit()
+        self._limit = limit
         server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
         self._servers.append(server)
         return server
@@ -259,7 +264,7 @@ class App:
         task = asyncio.current_task()
         self._connections.add(task)
         try:
-            limit = self.options.max_connections
+            limit = self._limit
             if limit is not None and len(self._connections) > limit:
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
