@@ -12,6 +12,7 @@ from wsio import App, InvalidStatus, connect, with_websocket
 from wscore.aio import runtime
 
 import support
+import wire
 from wire import (
     OP_BINARY,
     OP_CLOSE,
@@ -30,13 +31,7 @@ from wire import (
 
 def echo_app(**options):
     options.setdefault("ping_interval", None)
-    app = App(**options)
-
-    @app.route("/echo")
-    @with_websocket
-    async def echo(request, ws):
-        async for message in ws:
-            await ws.send(message)
+    app = wire.echo_app(**options)
 
     @app.route("/")
     async def index(request):

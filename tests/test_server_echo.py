@@ -1,20 +1,8 @@
 """Echo over loopback with the library's own client: text stays str, binary stays bytes."""
 
-from wsio import App, connect, with_websocket
+from wsio import connect
 
-from wire import serving
-
-
-def echo_app(**options):
-    app = App(**options)
-
-    @app.route("/echo")
-    @with_websocket
-    async def echo(request, ws):
-        async for message in ws:
-            await ws.send(message)
-
-    return app
+from wire import echo_app, serving
 
 
 async def test_echo_text():

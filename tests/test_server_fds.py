@@ -4,9 +4,10 @@ import asyncio
 import gc
 import os
 
-from wsio import App, InvalidStatus, connect, with_websocket
+from wsio import InvalidStatus, connect, with_websocket
 
 import support
+import wire
 from wire import close_writer, http_get, serving, upgrade
 
 FD_DIR = "/proc/self/fd"
@@ -24,13 +25,7 @@ def has_fd_listing():
 
 
 def echo_app(**options):
-    app = App(**options)
-
-    @app.route("/echo")
-    @with_websocket
-    async def echo(request, ws):
-        async for message in ws:
-            await ws.send(message)
+    app = wire.echo_app(**options)
 
     @app.route("/fail")
     @with_websocket

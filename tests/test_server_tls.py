@@ -9,9 +9,10 @@ import os
 import random
 import ssl
 
-from wsio import App, HandshakeError, InvalidStatus, connect, with_websocket
+from wsio import HandshakeError, InvalidStatus, connect, with_websocket
 
 import support
+import wire
 from wire import serving
 
 OPENSSL = (
@@ -67,13 +68,7 @@ def client_context(folder):
 
 
 def echo_app():
-    app = App(close_timeout=0.5, ping_interval=None)
-
-    @app.route("/echo")
-    @with_websocket
-    async def echo(request, ws):
-        async for message in ws:
-            await ws.send(message)
+    app = wire.echo_app(close_timeout=0.5, ping_interval=None)
 
     @app.route("/scheme")
     @with_websocket

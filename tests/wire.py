@@ -163,6 +163,21 @@ async def upgrade(port, path="/echo", extra=()):
     return reader, writer
 
 
+def echo_app(**options):
+    """An ``App`` with the echo route at ``/echo``; tests add the routes they need to it."""
+    from wsio import App, with_websocket  # here, so that the core's tests need only wscore
+
+    app = App(**options)
+
+    @app.route("/echo")
+    @with_websocket
+    async def echo(request, ws):
+        async for message in ws:
+            await ws.send(message)
+
+    return app
+
+
 def xor(data, key):
     """``data`` XOR the 4-byte ``key``, byte by byte: the reference for the library's masking."""
     out = bytearray(data)
