@@ -183,7 +183,7 @@ def server_specs(mp, microdot_path):
             [mp] + big_heap + [echo, "--max-size", str(MAX_SIZE)],
             {"MICROPYPATH": mp_wsio},
             "ws",
-            ([mp] + big_heap + [servers + "/wsio_heap.py", "--max-size", str(MAX_SIZE)], {"MICROPYPATH": mp_wsio_heap}),
+            ([mp] + big_heap + [servers + "/wsio_stats.py", "--max-size", str(MAX_SIZE)], {"MICROPYPATH": mp_wsio_heap}),
         ),
         (
             "microdot-mp",
@@ -200,7 +200,7 @@ def server_specs(mp, microdot_path):
             [mp, echo, "--max-size", str(MAX_SIZE)],
             {"MICROPYPATH": mp_wsio},
             "ws",
-            ([mp, servers + "/wsio_heap.py", "--max-size", str(MAX_SIZE)], {"MICROPYPATH": mp_wsio_heap}),
+            ([mp, servers + "/wsio_stats.py", "--max-size", str(MAX_SIZE)], {"MICROPYPATH": mp_wsio_heap}),
         ),
         (
             "microdot-mp-2M",
@@ -715,7 +715,7 @@ def render(summary, targets, machine, args, elapsed):
              "64-byte message in flight each; `big` 1 MiB binary echo, one at a time (MB = 10^6 bytes of payload "
              "one way); `hs` open + handshake + close handshake + TCP close, one at a time; `idle` 1000 idle "
              "connections: server RSS delta (and on MicroPython the gc.mem_alloc() delta, from "
-             "bench/servers/wsio_heap.py and microdot_echo.py's /heap route) divided by 1000.")
+             "bench/servers/wsio_stats.py and microdot_echo.py's /heap route) divided by 1000.")
     L.append("")
     return "\n".join(L)
 

@@ -5,7 +5,7 @@
     python bench/soak.py --cycles 300 --servers micropython --modes close,drop
     .venv/tools/bin/hatch run bench:soak              # the same through hatch
 
-The servers run as subprocesses: bench/servers/wsio_soak.py, which is examples/echo.py's
+The servers run as subprocesses: bench/servers/wsio_stats.py, which is examples/echo.py's
 ``make_app`` plus GET /stats, on CPython and on MicroPython (default 2 MiB heap, like a roomy
 board). A cycle is one connection:
 
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "bench" / "servers" / "wsio_soak.py"
+SERVER = ROOT / "bench" / "servers" / "wsio_stats.py"
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 MASK = b"\x37\xfa\x21\x3d"

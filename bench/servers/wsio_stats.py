@@ -1,13 +1,15 @@
-"""examples/echo.py's application plus GET /stats, for bench/soak.py (both interpreters).
+"""examples/echo.py's application plus GET /stats (bench/soak.py) and GET /heap (bench/run.py).
 
 /stats answers JSON with what the server holds right now, after a garbage collection:
 ``tasks`` (``len(asyncio.all_tasks())``, CPython only), ``heap`` (``gc.mem_alloc()``,
 MicroPython only), and the App's own ``connections``, ``handlers`` and ``websockets`` counts.
 The request for /stats is itself one connection and one handler: they are subtracted.
+/heap answers ``gc.mem_alloc()`` after a collection as a plain number (MicroPython only), the
+same route microdot's bench server has, for the idle workloads.
 
-    PYTHONPATH=packages/ws-core/src:packages/ws-cpython/src:examples python bench/servers/wsio_soak.py --port P
+    PYTHONPATH=packages/ws-core/src:packages/ws-cpython/src:examples python bench/servers/wsio_stats.py --port P
     MICROPYPATH=packages/ws-core/src:packages/ws-micropython/src:examples:.frozen \\
-        micropython bench/servers/wsio_soak.py --port P
+        micropython bench/servers/wsio_stats.py --port P
 """
 
 import argparse
@@ -36,6 +38,13 @@ def main():
             "handlers": len(app._handlers) - 1,
             "websockets": len(app._websockets),
         }
+
+    @app.route("/heap")
+    async def heap(request):
+        if not hasattr(gc, "mem_alloc"):
+            return "no gc.mem_alloc on this interpreter", 404
+        gc.collect()
+        return str(gc.mem_alloc())
 
     app.run(host=args.host, port=args.port)
 
