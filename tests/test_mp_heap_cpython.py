@@ -11,7 +11,7 @@
 - default heap (2 MiB): a 512 KiB binary message echoes whole (then 448 KiB ones, back to back);
 - default heap: as many idle WebSockets as the server can hold, opened by this process; the
   figure is printed, the server must still serve a client when it is full, and 500 is the
-  target (not met: 240 fit, then 503s; xfail).
+  target (not met: 160 fit, then 503s; xfail).
 """
 
 import asyncio
@@ -23,7 +23,7 @@ import pytest
 
 import support
 from cpython_support import ROOT, MicroPythonProcess, find_micropython, micropython_env
-from wsio import ConnectionClosed, InvalidStatus, connect
+from wsio import ConnectionClosed, HandshakeError, InvalidStatus, connect
 
 SOURCES = (os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-micropython", "src"))
 ECHO = os.path.join(ROOT, "examples", "echo.py")
@@ -136,7 +136,7 @@ def test_default_heap_holds_idle_connections_and_recovers():
     assert idle_connections_held(150) == 150
 
 
-@pytest.mark.xfail(reason="~4.5 KB of live heap per idle connection on the 64-bit unix port: the server takes one per 8 KiB of free heap (240 in 2 MiB) and answers 503 beyond", strict=True)
+@pytest.mark.xfail(reason="~4.5 KB of live heap per idle connection on the 64-bit unix port: the server takes one per 12 KiB of free heap (160 in 2 MiB) and answers 503 beyond", strict=True)
 def test_default_heap_holds_500_idle_connections():
     assert idle_connections_held(500) == 500
 
@@ -159,19 +159,24 @@ async def test_default_heap_answers_a_flood_with_503_and_survives():
 
         results = await asyncio.gather(*(one() for _ in range(500)))
         statuses = [status for status, _ in results]
+        # Every answer is an upgrade or a 503 (a connect the kernel's listen queue resets during
+        # the flood gets no answer at all, which is not the server's doing).
         assert statuses.count(b"101") >= 150, statuses.count(b"101")
-        assert statuses.count(b"101") + statuses.count(b"503") == 500, set(statuses)
+        assert statuses.count(b"503") >= 1, "the connection limit never engaged"
+        assert set(statuses) <= {b"101", b"503", b"reset"}, set(statuses)
         for _, writer in results:
             if writer is not None:
                 writer.close()
         assert mp.alive(), mp.output
-        # Once the server has seen those connections go, a new client is served.
+        # Once the server has seen those connections go, a new client is served. Until then a
+        # try may get 503, or lose its TCP connection in the kernel's queue behind the flood.
         deadline = support.monotonic() + 20
         while True:
             try:
                 await echo_round_trips(mp.port, 5, 1024, 2)
                 break
-            except InvalidStatus as exc:
-                assert exc.status == 503 and support.monotonic() < deadline, exc
+            except (InvalidStatus, HandshakeError, OSError) as exc:
+                assert getattr(exc, "status", 503) in (0, 503), (exc, mp.output)
+                assert support.monotonic() < deadline, (exc, mp.output)
                 await asyncio.sleep(0.05)  # bounded polling until the slots are released
         assert "MemoryError" not in mp.output, mp.output

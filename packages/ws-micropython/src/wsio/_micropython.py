@@ -168,8 +168,9 @@ async def start_server(callback, host, port, ssl_context, backlog):
     return await asyncio.start_server(serve, host, port, backlog=backlog)
 
 
-# What a connection may take of the heap, idle (~4.5 KB) plus its opening handshake.
-_HEAP_PER_CONNECTION = 8 * 1024
+# What a connection may take of the heap: idle ~4.5 KB, plus its opening handshake, plus room
+# for the connections being refused meanwhile.
+_HEAP_PER_CONNECTION = 12 * 1024
 
 
 def connection_limit():

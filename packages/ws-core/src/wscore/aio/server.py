@@ -37,6 +37,11 @@ from .watchdog import Watchdog
 from .websocket import WebSocket
 
 
+# Past max_connections, this many connections at a time get a polite 503 (after reading their
+# request); any more are closed at once.
+_REFUSALS_IN_FLIGHT = 32
+
+
 class Request:
     """An HTTP request: ``method``, ``path``, ``query_string``, ``args`` (dict), ``headers``
     (case-insensitive ``Headers``), ``client_addr`` (host, port), ``body`` (bytes), ``app``,
@@ -266,6 +271,8 @@ class App:
         try:
             limit = self._limit
             if limit is not None and len(self._connections) > limit:
+                if len(self._connections) > limit + _REFUSALS_IN_FLIGHT:
+                    return  # a flood: answering costs memory the server may not have
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
                 try:
