@@ -37,8 +37,8 @@ async def read(reader):
 _JOIN_BELOW = 16 * 1024
 
 
-async def write(writer, buffers):
-    """Write ``buffers`` in order and wait until the transport drained below its high-water mark.
+def write_now(writer, buffers):
+    """Write ``buffers`` in order; None if the socket took them all, else ``drain()`` to await.
 
     Not ``writelines``: on CPython 3.12 and 3.13.0 it never pauses the protocol, so ``drain()``
     would not wait and a peer that stops reading would make us buffer without bound (and 3.11's
@@ -52,7 +52,15 @@ async def write(writer, buffers):
         for buf in buffers:
             writer.write(buf)
     if writer.transport.get_write_buffer_size():  # all sent already: nothing to wait for
-        await writer.drain()
+        return writer.drain()
+    return None
+
+
+async def write(writer, buffers):
+    """Write ``buffers`` in order and wait until the transport drained below its high-water mark."""
+    pending = write_now(writer, buffers)
+    if pending is not None:
+        await pending
 
 
 # How long closing waits for our last bytes to reach the peer before the socket is dropped.
@@ -154,39 +162,28 @@ class _Feeder(asyncio.Protocol):
     def _settle(self):
         """Write the core's replies, and stop reading while the connection cannot take more."""
         ws = self.ws
-        conn = ws._conn
-        for buf in conn.data_to_send():  # writes are synchronous here: order is kept
+        for buf in ws._conn.data_to_send():  # writes are synchronous here: order is kept
             self.transport.write(buf)
-        if conn.state == CLOSED:
+        if ws._conn.state == CLOSED:
             self.closed.set()
-        elif self.paused:
-            pass
-        elif conn.pending_error is not None:
-            self._pause(self._fail())
-        elif len(ws._messages) >= ws.options.max_queue or self.transport.get_write_buffer_size() > _WRITE_HIGH:
-            self._pause(self._resume_when_ready())
+        elif not self.paused:
+            wait = ws._reading_waits_for()
+            if wait is not None or self.transport.get_write_buffer_size() > _WRITE_HIGH:
+                self.paused = True
+                self.transport.pause_reading()
+                asyncio.create_task(self._resume_after(wait))
 
-    def _pause(self, coroutine):
-        self.paused = True
-        self.transport.pause_reading()
-        asyncio.create_task(coroutine)
-
-    async def _resume_when_ready(self):
-        ws = self.ws
+    async def _resume_after(self, wait):
         try:
-            while len(ws._messages) >= ws.options.max_queue and not self.closed.is_set():
-                ws._space.clear()
-                await ws._space.wait()
+            if wait is not None:
+                await wait
             await self.writer.drain()
         except (OSError, asyncio.CancelledError):
             pass
         self.paused = False
-        if not self.closed.is_set() and not self.transport.is_closing():
+        self._settle()  # what the wait wrote or ended; it may pause again
+        if not self.paused and not self.closed.is_set() and not self.transport.is_closing():
             self.transport.resume_reading()
-
-    async def _fail(self):
-        await self.ws._fail_after_messages()
-        self._settle()
 
 
 async def drive(ws, initial):

@@ -1,8 +1,8 @@
 """What MicroPython's asyncio does differently: one ``Stream`` class, ``readinto``, no logging.
 
 Reads go into one buffer shared by every connection: the core copies what it keeps before the
-reading task awaits again, so the buffer is free by the time any other task reads. That keeps
-an idle connection's heap cost free of a read buffer.
+reader yields, so the buffer is free by the time any other connection reads. That keeps an
+idle connection's heap cost free of a read buffer.
 """
 
 import asyncio
@@ -10,6 +10,9 @@ import gc
 import socket
 import sys
 import time
+from asyncio import core
+
+from wscore.constants import CLOSED
 
 
 def _read_size():
@@ -70,10 +73,28 @@ async def read(stream):
     return _read_view[:n] if n else b""
 
 
+def write_now(stream, buffers):
+    """Write ``buffers`` in order; None if the socket took them, else an awaitable finishing the job.
+
+    Small writes go straight to the socket (what it does not take waits in ``out_buf``); a
+    large buffer goes out in slices, each waiting for the socket, so it is never copied.
+    """
+    if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
+        buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
+    for buf in buffers:
+        if len(buf) > _WRITE_SLICE:
+            return write(stream, buffers)
+    for buf in buffers:
+        stream.write(buf)
+    # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
+    # every socket) per message. Like CPython's drain(), wait only when something is pending.
+    return stream.drain() if stream.out_buf else None
+
+
 async def write(stream, buffers):
     """Write ``buffers`` in order, large ones in slices, and wait until the socket took them."""
     if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
-        buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
+        buffers = [buffers[0] + buffers[1]]
     for buf in buffers:
         if len(buf) <= _WRITE_SLICE:
             stream.write(buf)
@@ -83,14 +104,15 @@ async def write(stream, buffers):
             stream.write(view[start : start + _WRITE_SLICE])
             if stream.out_buf:
                 await stream.drain()
-    # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
-    # every socket) per message. Like CPython's drain(), wait only when something is pending.
     if stream.out_buf:
         await stream.drain()
 
 
 async def close(stream):
-    """Close the stream, ignoring errors."""
+    """Close the stream, ignoring errors (and stop its ``_Feed`` first, see ``drive``)."""
+    feed = getattr(stream, "_feed", None)
+    if feed is not None:
+        feed.stop()
     try:
         stream.close()
         await stream.wait_closed()
@@ -201,3 +223,95 @@ def log_exception(message, exc):
 def log(message):
     """Print an operational message."""
     print("wsio:", message)
+
+
+# ---- feeding a WebSocket from the scheduler ------------------------------------------------
+#
+# A reading coroutine per connection costs heap for every suspended frame under it, and a
+# resumption of that chain per message. ``_Feed`` is the coroutine of a task but no generator:
+# the scheduler calls its send() when the socket is readable, it reads into the shared buffer,
+# hands the bytes to the WebSocket and registers for the next read, like a transport callback.
+
+
+class _Feed:
+    """Reads a WebSocket's socket whenever the scheduler finds it readable, until CLOSED."""
+
+    def __init__(self, ws, initial):
+        self.ws = ws
+        self.sock = ws._reader.s
+        self.pending = initial  # bytes that came with the handshake
+        self.closed = asyncio.Event()
+        self.task = None
+        self.waiting = False  # a helper task runs what reading waits for
+
+    # The scheduler's side: a coroutine's send() and throw().
+
+    def send(self, _):
+        data = self.pending
+        if data:
+            self.pending = None
+        else:
+            try:
+                n = self.sock.readinto(_read_buffer)
+            except OSError:
+                n = 0  # a reset, or any failure of the socket: the stream ended
+            if n is None:  # nothing to read after all (a TLS record not complete yet)
+                core._io_queue.queue_read(self.sock)
+                return None
+            data = _read_view[:n] if n else b""
+        self.ws._received(data)
+        self._settle()
+        if self.closed.is_set():
+            raise StopIteration
+        return None
+
+    def throw(self, exc):
+        raise StopIteration  # cancelled by stop(): the connection is closing
+
+    def close(self):
+        pass
+
+    # The WebSocket's side.
+
+    def _settle(self):
+        """Write replies, then read on, or wait (in a helper task) for what reading needs."""
+        ws = self.ws
+        conn = ws._conn
+        replies = ws._write_replies() if conn.has_data_to_send else None
+        wait = ws._reading_waits_for()
+        if replies is not None or wait is not None:
+            self.waiting = True
+            asyncio.create_task(self._resume_after(replies, wait))
+        elif conn.state == CLOSED:
+            self.closed.set()
+        else:
+            core._io_queue.queue_read(self.sock)
+
+    async def _resume_after(self, replies, wait):
+        try:
+            if replies is not None:
+                await replies
+            if wait is not None:
+                await wait
+        finally:
+            self.waiting = False
+        if self.ws._conn.state == CLOSED:
+            self.closed.set()
+            self.stop()
+        elif self.task is not None:
+            core._task_queue.push(self.task)  # read on (the feed waits on nothing meanwhile)
+
+    def stop(self):
+        """Stop reading: the task leaves the I/O queue before the socket closes."""
+        task = self.task
+        self.task = None
+        if task is not None and not task.done() and task is not core.cur_task:
+            task.cancel()
+
+
+async def drive(ws, initial):
+    """Serve ``ws`` from the scheduler's read events until the connection ends."""
+    feed = _Feed(ws, initial)
+    feed.task = asyncio.create_task(feed)
+    ws._reader._feed = feed
+    await ws._run(feed.closed.wait(), ws._until_eof)

@@ -9,6 +9,8 @@ object that provides what differs between CPython's and MicroPython's asyncio:
 - ``async read(reader)``: the next bytes-like chunk, empty at end of stream; the chunk is only
   valid until the next call (MicroPython reuses one buffer);
 - ``async write(writer, buffers)``: write the buffers in order and wait until drained;
+- ``write_now(writer, buffers)``: the same without a coroutine when the socket takes the
+  buffers at once (returns None), else returns an awaitable that finishes the job;
 - ``async close(writer)``: close the stream, ignoring errors;
 - ``peer_address(writer)``: ``(host, port)`` of the peer;
 - ``async open_connection(host, port, ssl, server_hostname)`` and

@@ -35,8 +35,10 @@ class WebSocket:
     """
 
     # Defaults on the class: an idle connection's instance holds only what differs (heap on a
-    # board). The lock and the ping table are made on first use.
-    _send_lock: "asyncio.Lock | None" = None
+    # board). The ping table and the event for writers in line are made on first use.
+    _writing = False  # a task is waiting for the socket to take its frames
+    _written: "asyncio.Event | None" = None  # set when that task is done (others wait on it)
+    _write_broken = False  # a write failed: the tasks waiting for it fail too
     _pings: "dict[bytes, asyncio.Event] | None" = None
     _reader_task = None
     _handler_task = None
@@ -121,7 +123,9 @@ class WebSocket:
         """
         self._conn.send_message(message, self.options.fragment_size)
         try:
-            await self._flush()
+            pending = self._write()  # no await at all when the socket takes it at once
+            if pending is not None:
+                await pending
         except OSError:
             await self._write_failed()
 
@@ -173,13 +177,51 @@ class WebSocket:
         await self._closed.wait()
         raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
-    async def _flush(self):
-        if self._send_lock is None:
-            self._send_lock = asyncio.Lock()
-        async with self._send_lock:
+    def _write(self):
+        """Hand the frames the core queued to the socket.
+
+        Returns None when the socket took them at once, else an awaitable that finishes the
+        job: waiting for the socket to drain, or for the task already writing, which writes
+        every frame queued meanwhile. Frames never interleave and go out in the order they were
+        queued. No lock: on MicroPython ``async with`` costs several coroutine calls per message.
+        Raises ``OSError`` if the socket failed.
+        """
+        if self._writing:
+            return self._after_writer()
+        buffers = self._conn.data_to_send()
+        if not buffers:
+            return None
+        pending = runtime.impl.write_now(self._writer, buffers)
+        return None if pending is None else self._drain(pending)
+
+    async def _drain(self, pending):
+        self._writing = True
+        try:
+            await pending
             buffers = self._conn.data_to_send()
-            if buffers:
+            while buffers:  # frames of tasks that came meanwhile and wait in _after_writer
                 await runtime.impl.write(self._writer, buffers)
+                buffers = self._conn.data_to_send()
+        except OSError:
+            self._write_broken = True
+            raise
+        finally:
+            self._writing = False
+            waiting, self._written = self._written, None
+            if waiting is not None:
+                waiting.set()
+
+    async def _after_writer(self):
+        if self._written is None:
+            self._written = asyncio.Event()
+        await self._written.wait()
+        if self._write_broken:
+            raise OSError("the connection failed while writing")
+
+    async def _flush(self):
+        pending = self._write()
+        if pending is not None:
+            await pending
 
     # ---- the reading task ------------------------------------------------------------
 
@@ -222,7 +264,6 @@ class WebSocket:
 
     async def _read_until_closed(self, data):
         conn = self._conn
-        max_queue = self.options.max_queue
         while conn.state != CLOSED:
             if data is None:
                 data = await runtime.impl.read(self._reader)
@@ -232,11 +273,9 @@ class WebSocket:
             data = None
             if conn.has_data_to_send:
                 await self._flush_replies()
-            while len(self._messages) >= max_queue and conn.state != CLOSED:
-                self._space.clear()
-                await self._space.wait()
-            if conn.pending_error is not None:
-                await self._fail_after_messages()
+            wait = self._reading_waits_for()
+            if wait is not None:
+                await wait
 
     def _received(self, data):
         """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events."""
@@ -247,6 +286,25 @@ class WebSocket:
         else:
             self._conn.receive_eof()
         self._handle_events()
+
+    def _reading_waits_for(self):
+        """What reading must wait for before it goes on, as an awaitable; None to go on.
+
+        A full queue waits for the application to take a message; a protocol error waits
+        until the messages before it were dealt with, then fails the connection.
+        """
+        if self._conn.state == CLOSED:
+            return None
+        if self._conn.pending_error is not None:
+            return self._fail_after_messages()
+        if len(self._messages) >= self.options.max_queue:
+            return self._until_space()
+        return None
+
+    async def _until_space(self):
+        while len(self._messages) >= self.options.max_queue and self._conn.state != CLOSED:
+            self._space.clear()
+            await self._space.wait()
 
     async def _fail_after_messages(self):
         """Fail the connection once the messages before the bad frame were taken and answered.
@@ -286,14 +344,33 @@ class WebSocket:
                 self._cancel_handler()
                 self._wakeup.set()
 
+    def _write_replies(self):
+        """Write the pongs and close frames the core queued in answer to the peer.
+
+        Returns None when they went out at once, else an awaitable that finishes the job.
+        """
+        try:
+            pending = self._write()
+        except OSError:
+            self._lost()
+            return None
+        return None if pending is None else self._wait_replies(pending)
+
+    async def _wait_replies(self, pending):
+        try:
+            await pending
+        except OSError:
+            self._lost()
+
     async def _flush_replies(self):
-        """Write the pongs and close frames the core queued in answer to the peer."""
-        if self._conn.has_data_to_send:
-            try:
-                await self._flush()
-            except OSError:
-                self._conn.receive_eof()
-                self._handle_events()
+        pending = self._write_replies()
+        if pending is not None:
+            await pending
+
+    def _lost(self):
+        """Writing failed: the peer is gone (1006)."""
+        self._conn.receive_eof()
+        self._handle_events()
 
     def _aborted(self):
         return self._conn.state == CLOSED
@@ -345,7 +422,7 @@ class WebSocket:
 
     def _write_nowait(self):
         # Timers must not block on a peer that does not read: write what fits, never drain.
-        if self._send_lock is not None and self._send_lock.locked():
+        if self._writing:
             return
         try:
             for buf in self._conn.data_to_send():
