@@ -132,15 +132,24 @@ class Connection:
     _message_opcode = None
     _message_size = 0
     _validator = None
+    # Lists made when the first item comes (an empty tuple until then): three lists fewer under
+    # every idle connection.
+    _events = ()
+    _outgoing = ()
+    _parts = ()
+    client = False
+    max_size = 1 << 20
+    defer_errors = False
+    _mask_source = None
 
     def __init__(self, client=False, max_size=1 << 20, defer_errors=False):
-        self.client = client
-        self.max_size = max_size
-        self.defer_errors = defer_errors
-        self._events = []
-        self._outgoing = []
-        self._parts = []
-        self._mask_source = _new_mask_key if client else None
+        if client:
+            self.client = True
+            self._mask_source = _new_mask_key
+        if max_size != Connection.max_size:
+            self.max_size = max_size
+        if defer_errors:
+            self.defer_errors = True
 
     # ---- receiving ----------------------------------------------------------------------
 
@@ -181,8 +190,23 @@ class Connection:
     def events(self):
         """Return and forget the events received so far, oldest first."""
         events = self._events
-        self._events = []
+        if not events:
+            return []
+        self._events = ()
         return events
+
+    def _emit(self, event):
+        if self._events:
+            self._events.append(event)
+        else:
+            self._events = [event]
+
+    def _queue(self, buffers):
+        """Queue frames' buffers for the wire (``buffers`` is a fresh list, kept as it is)."""
+        if self._outgoing:
+            self._outgoing.extend(buffers)
+        else:
+            self._outgoing = buffers
 
     def _read_header(self, view, pos, end):
         if self._header_length == 0:
@@ -245,7 +269,9 @@ class Connection:
             return
         parts = self._parts
         first = not parts
-        if first or len(piece) >= _SMALL_PIECE:
+        if first:
+            parts = self._parts = [piece]
+        elif len(piece) >= _SMALL_PIECE:
             parts.append(piece)
         else:
             # A message arriving a few bytes at a time (tiny fragments, tiny TCP segments) must
@@ -292,19 +318,19 @@ class Connection:
                 raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
         else:
             message = data if type(data) is bytes else bytes(data)
-        self._parts = []
+        self._parts = ()
         self._message_size = 0
         self._message_opcode = None
         self._validator = None
-        self._events.append(message)
+        self._emit(message)
 
     def _control_frame(self, opcode, payload):
         if opcode == OP_PING:
             if not self.close_sent:
-                self._outgoing.extend(encode_frame(OP_PONG, payload, True, self._mask()))
-            self._events.append(Ping(payload))
+                self._queue(encode_frame(OP_PONG, payload, True, self._mask()))
+            self._emit(Ping(payload))
         elif opcode == OP_PONG:
-            self._events.append(Pong(payload))
+            self._emit(Pong(payload))
         else:
             self._close_frame(payload)
 
@@ -338,8 +364,8 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         self._in_payload = False
-        self._parts = []
-        self._events.append(Close(code, reason))
+        self._parts = ()
+        self._emit(Close(code, reason))
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -353,12 +379,12 @@ class Connection:
     def send_text(self, text, fragment_size=None):
         """Queue a text message (a ``str``), in frames of ``fragment_size`` bytes if given."""
         self._check_can_send()
-        self._outgoing.extend(encode_message(OP_TEXT, text.encode("utf-8"), self._mask_source, fragment_size))
+        self._queue(encode_message(OP_TEXT, text.encode("utf-8"), self._mask_source, fragment_size))
 
     def send_binary(self, data, fragment_size=None):
         """Queue a binary message (any bytes-like object, used without a copy on the server)."""
         self._check_can_send()
-        self._outgoing.extend(encode_message(OP_BINARY, data, self._mask_source, fragment_size))
+        self._queue(encode_message(OP_BINARY, data, self._mask_source, fragment_size))
 
     def send_message(self, message, fragment_size=None):
         """Queue ``message``: text for a ``str``, binary for anything bytes-like."""
@@ -370,12 +396,12 @@ class Connection:
     def send_ping(self, data=b""):
         """Queue a ping (payload of at most 125 bytes)."""
         self._check_can_send()
-        self._outgoing.extend(encode_frame(OP_PING, _control_payload(data), True, self._mask()))
+        self._queue(encode_frame(OP_PING, _control_payload(data), True, self._mask()))
 
     def send_pong(self, data=b""):
         """Queue an unsolicited pong (payload of at most 125 bytes)."""
         self._check_can_send()
-        self._outgoing.extend(encode_frame(OP_PONG, _control_payload(data), True, self._mask()))
+        self._queue(encode_frame(OP_PONG, _control_payload(data), True, self._mask()))
 
     def send_close(self, code=1000, reason=""):
         """Start the closing handshake with ``code`` and ``reason`` (None for a close with no code).
@@ -391,7 +417,7 @@ class Connection:
 
     def _send_close(self, code, reason):
         payload = encode_close_payload(code, reason)
-        self._outgoing.extend(encode_frame(OP_CLOSE, payload, True, self._mask()))
+        self._queue(encode_frame(OP_CLOSE, payload, True, self._mask()))
         self.close_sent = True
         if self.state == OPEN:
             self.state = CLOSING
@@ -404,7 +430,9 @@ class Connection:
     def data_to_send(self):
         """Return and forget the buffers queued for the wire, in order."""
         out = self._outgoing
-        self._outgoing = []
+        if not out:
+            return []
+        self._outgoing = ()
         return out
 
     def abort(self, code=CLOSE_ABNORMAL, reason=""):

@@ -151,7 +151,7 @@ class WebSocket(_WebSocket):
         """End a ``websocket_upgrade`` session from the route's task: close, wait for the reader."""
         self._handler_task = None
         await self.close(code, reason)
-        await self._closed.wait()
+        await self._until_finished()
 
 
 def with_websocket(f):

@@ -47,6 +47,15 @@ class Request:
     (case-insensitive ``Headers``), ``client_addr`` (host, port), ``body`` (bytes), ``app``,
     and ``url_args`` (the path parameters)."""
 
+    # Defaults on the class: heap on a board, where a WebSocket keeps its request for its life.
+    body = b""
+    websocket: "WebSocket | None" = None
+    _handler_task = None
+    _leftover = b""
+    _decided: "asyncio.Event | None" = None  # set when the route returned or upgraded (dispatch)
+    _done: "asyncio.Event | None" = None  # set when the route's task ended, if anyone waits
+    _response: "list[bytes] | None" = None  # what a plain route's outcome owes the peer
+
     def __init__(self, app: "App", head: "Any", client_addr: "tuple[str, int] | None", reader: "Any", writer: "Any") -> None:
         self.app = app
         self.method: str = head.method
@@ -56,15 +65,9 @@ class Request:
         self.headers: Headers = head.headers
         self.version: str = head.version
         self.client_addr = client_addr
-        self.body = b""
         self.url_args: "dict[str, Any]" = {}
-        self.websocket: "WebSocket | None" = None
         self._reader = reader
         self._writer = writer
-        self._decided = asyncio.Event()  # the route returned, or upgraded to WebSocket
-        self._done = asyncio.Event()  # the route's task ended
-        self._handler_task = None
-        self._leftover = b""
 
 
 class with_websocket:
@@ -96,7 +99,8 @@ async def websocket_upgrade(request: "Request", subprotocols: "list[str] | None"
     ws = WebSocket(request._reader, request._writer, False, options, request, subprotocol)
     ws._handler_task = request._handler_task
     request.websocket = ws
-    request._decided.set()
+    if request._decided is not None:
+        request._decided.set()
     return ws
 
 
@@ -334,7 +338,8 @@ class App:
                 body.extend(data)
             request.body = bytes(body[:length])
             rest = bytes(body[length:])
-        request._leftover = rest
+        if rest:
+            request._leftover = rest
         return request
 
     def _find_route(self, request):
@@ -356,14 +361,16 @@ class App:
             await impl.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
             return
         request.url_args = params
-        outcome = []
-        handler_task = asyncio.create_task(self._run_handler(route.handler, request, params, outcome))
+        request._decided = asyncio.Event()
+        handler_task = asyncio.create_task(self._run_handler(route.handler, request, params))
         request._handler_task = handler_task
         self._handlers.add(handler_task)
         await request._decided.wait()
+        request._decided = None  # no longer needed: not kept for the WebSocket's life
         ws = request.websocket
         if ws is None:
-            await impl.write(request._writer, outcome[0])
+            if request._response is not None:
+                await impl.write(request._writer, request._response)
             return
         self._websockets.add(ws)
         self._watchdog.add(ws)
@@ -374,12 +381,13 @@ class App:
             self._websockets.discard(ws)
         # The handler was cancelled if the peer left; let it clean up, within reason.
         if not handler_task.done():
+            request._done = asyncio.Event()
             try:
                 await runtime.impl.wait_for(request._done.wait(), self.options.close_timeout)
             except asyncio.TimeoutError:
                 impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
 
-    async def _run_handler(self, handler, request, params, outcome):
+    async def _run_handler(self, handler, request, params):
         """Run a route to its end and decide what the connection owes the peer."""
         try:
             if isinstance(handler, with_websocket):
@@ -387,21 +395,21 @@ class App:
             else:
                 result = await handler(request, **params)
             if request.websocket is None:
-                outcome.append(_http_response(result))
+                request._response = _http_response(result)
             else:
                 await request.websocket.close(1000)
         except asyncio.CancelledError:
             pass  # the peer left (or the server is shutting down)
         except HandshakeError as exc:
             if request.websocket is None:
-                outcome.append([reject_response(exc.status, exc.reason, exc.headers)])
+                request._response = [reject_response(exc.status, exc.reason, exc.headers)]
         except ConnectionClosed:
             pass  # the handler used a closed connection: it ended, which is no error
         except Exception as exc:
             ws = request.websocket
             runtime.impl.log_exception("error in handler of %s" % request.path, exc)
             if ws is None:
-                outcome.append([reject_response(500, "internal server error")])
+                request._response = [reject_response(500, "internal server error")]
             else:
                 try:
                     await ws.close(1011, "internal error")
@@ -409,5 +417,6 @@ class App:
                     pass
         finally:
             self._forget(self._handlers, asyncio.current_task())
-            request._done.set()
-            request._decided.set()
+            for event in (request._done, request._decided):
+                if event is not None:
+                    event.set()

@@ -46,18 +46,21 @@ class WebSocket:
     _handler_cancelled = False  # cancelled once already: never again
     _receiving = False  # a task waits in receive() with nothing queued
     _ping_sent_at = None
+    _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
+    _finished = False  # the connection is closed and every waiter was woken
+    _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
+    subprotocol: "str | None" = None
 
     def __init__(self, reader, writer, client: bool, options: "Options", request: "Request | None" = None, subprotocol: "str | None" = None) -> None:
         self.request = request
-        self.subprotocol = subprotocol
+        if subprotocol is not None:
+            self.subprotocol = subprotocol
         self.options = options
         self._reader = reader
         self._writer = writer
         self._conn = Connection(client, options.max_size, defer_errors=True)
         self._messages: "list[str | bytes]" = []
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
-        self._space = asyncio.Event()  # the reader of messages took one, or waits for one
-        self._closed = asyncio.Event()
         self._last_received = runtime.impl.monotonic()
 
     # ---- state ----------------------------------------------------------------------
@@ -65,7 +68,7 @@ class WebSocket:
     @property
     def closed(self) -> bool:
         """True once the connection is closed (the closing handshake is over or failed)."""
-        return self._closed.is_set()
+        return self._finished
 
     @property
     def close_code(self) -> "int | None":
@@ -93,14 +96,15 @@ class WebSocket:
         while not self._messages:
             if self._conn.state == CLOSED:
                 raise connection_closed(self._conn.close_code, self._conn.close_reason)
-            self._space.set()
+            if self._space is not None:
+                self._space.set()
             self._wakeup.clear()
             self._receiving = True
             try:
                 await self._wakeup.wait()
             finally:
                 self._receiving = False
-        if len(self._messages) >= self.options.max_queue:
+        if self._space is not None and len(self._messages) >= self.options.max_queue:
             self._space.set()
         return self._messages.pop(0)
 
@@ -162,19 +166,19 @@ class WebSocket:
                 await self._flush()
             except OSError:
                 self._abort()
-        if not self._closed.is_set():
+        if not self._finished:
             try:
-                await runtime.impl.wait_for(self._closed.wait(), self.options.close_timeout)
+                await runtime.impl.wait_for(self._until_finished(), self.options.close_timeout)
             except asyncio.TimeoutError:
                 self._abort()
-                await self._closed.wait()
+                await self._until_finished()
 
     async def _write_failed(self):
         """A write failed (reset, broken pipe): the peer is gone. Drop the connection and wait
         for the reading task to end it; on the server that cancels the handler, as for any peer
         leaving. Elsewhere this raises ``ConnectionClosed`` (1006), never the ``OSError``."""
         self._abort()
-        await self._closed.wait()
+        await self._until_finished()
         raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
     def _write(self):
@@ -303,8 +307,21 @@ class WebSocket:
 
     async def _until_space(self):
         while len(self._messages) >= self.options.max_queue and self._conn.state != CLOSED:
-            self._space.clear()
-            await self._space.wait()
+            await self._space_event().wait()
+
+    def _space_event(self):
+        """The event receive() sets when it takes a message or waits, cleared for a new wait."""
+        if self._space is None:
+            self._space = asyncio.Event()
+        self._space.clear()
+        return self._space
+
+    async def _until_finished(self):
+        """Wait until the connection is closed and its waiters were woken."""
+        if not self._finished:
+            if self._closed is None:
+                self._closed = asyncio.Event()
+            await self._closed.wait()
 
     async def _fail_after_messages(self):
         """Fail the connection once the messages before the bad frame were taken and answered.
@@ -316,8 +333,7 @@ class WebSocket:
             deadline = runtime.impl.monotonic() + self.options.close_timeout
             try:
                 while self._messages or not self._receiving:
-                    self._space.clear()
-                    await runtime.impl.wait_for(self._space.wait(), max(0, deadline - runtime.impl.monotonic()))
+                    await runtime.impl.wait_for(self._space_event().wait(), max(0, deadline - runtime.impl.monotonic()))
             except asyncio.TimeoutError:
                 pass
         self._conn.fail()
@@ -383,9 +399,12 @@ class WebSocket:
 
     def _finish(self):
         self._conn.abort()  # CLOSED with 1006 unless a code was already final
-        self._closed.set()
+        self._finished = True
+        if self._closed is not None:
+            self._closed.set()
         self._wakeup.set()
-        self._space.set()
+        if self._space is not None:
+            self._space.set()
         for waiter in (self._pings or {}).values():
             waiter.set()
 
