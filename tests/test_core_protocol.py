@@ -810,3 +810,32 @@ def test_deferred_error_codes_and_no_error():
     conn.receive_data(cframe(0x1, b"fine"))
     conn.fail()
     assert conn.state == OPEN and conn.events() == ["fine"] and conn.data_to_send() == []
+
+
+def test_a_message_the_heap_cannot_hold_closes_with_1009():
+    # On a board a message within max_size can still be too big for the free heap: the
+    # allocation that fails becomes close 1009 with a clear reason, the parts held are dropped,
+    # and the message before it is still delivered.
+    saved = protocol.masked
+
+    def out_of_memory(chunk, key, phase=0):
+        if len(chunk) > 100:
+            raise MemoryError("memory allocation failed")
+        return saved(chunk, key, phase)
+
+    protocol.masked = out_of_memory
+    try:
+        for defer in (False, True):
+            conn = protocol.Connection(client=False, defer_errors=defer)
+            conn.receive_data(cframe(0x1, b"small") + cframe(0x2, b"x" * 50, fin=False) + cframe(0x0, b"y" * 200))
+            if defer:
+                assert conn.pending_error.code == 1009 and conn.state == OPEN
+                conn.fail()
+            events = conn.events()
+            assert events[0] == "small" and isinstance(events[-1], protocol.Close), events
+            assert conn.state == CLOSED and conn.close_code == 1009
+            assert conn.close_reason == "message too big for the memory available"
+            assert sent_frames(conn)[-1] == (True, 0x8, close_payload(1009, b"message too big for the memory available"), False)
+            assert conn._parts == ()  # what the message held is let go
+    finally:
+        protocol.masked = saved

@@ -90,6 +90,24 @@ async def test_default_heap_echoes_512_kib_binary():
         assert mp.alive(), mp.output
 
 
+async def test_default_heap_answers_a_message_it_cannot_hold_with_1009_and_goes_on():
+    # Within max_size (1 MiB by default) but beyond what 2 MiB can hold at once: the received
+    # message and its bytes copy, while the handler still holds the previous one.
+    with echo_server() as mp:
+        mp.wait_for_port(mp.port)
+        data = random.Random(2).randbytes(900 * 1024)
+        async with connect("ws://127.0.0.1:%d/echo" % mp.port, max_size=None) as ws:
+            with support.raises(ConnectionClosed) as caught:
+                for _ in range(3):
+                    await ws.send(data)
+                    assert await ws.receive() == data
+            assert caught.value.code == 1009, caught.value
+            assert caught.value.reason == "message too big for the memory available"
+        await echo_round_trips(mp.port, 3, 1024, 2)
+        assert mp.alive(), mp.output
+        assert "Traceback" not in mp.output, mp.output
+
+
 def open_idle(port, limit):
     """Open up to `limit` upgraded connections; stop at the first the server refuses or drops."""
     sockets = []

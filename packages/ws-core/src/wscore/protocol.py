@@ -172,10 +172,19 @@ class Connection:
                 else:
                     pos = self._read_header(view, pos, end)
         except ProtocolError as exc:
-            if self.defer_errors:
-                self.pending_error = exc
-            else:
-                self._fail(exc)
+            self._protocol_error(exc)
+        except MemoryError:
+            # A message within max_size that the heap cannot hold (a board): drop what it held
+            # and close with 1009 instead of letting the error take the connection down.
+            self._parts = ()
+            self._control = None
+            self._protocol_error(ProtocolError("message too big for the memory available", CLOSE_MESSAGE_TOO_BIG))
+
+    def _protocol_error(self, exc):
+        if self.defer_errors:
+            self.pending_error = exc
+        else:
+            self._fail(exc)
 
     def fail(self):
         """Fail the connection with ``pending_error`` (see ``defer_errors``)."""

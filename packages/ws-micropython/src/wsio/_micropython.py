@@ -259,8 +259,13 @@ class _Feed:
                 core._io_queue.queue_read(self.sock)
                 return None
             data = _read_view[:n] if n else b""
-        self.ws._received(data)
-        self._settle()
+        try:
+            self.ws._received(data)
+            self._settle()
+        except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
+            log_exception("error reading a connection", exc)
+            self.ws._conn.abort()
+            self.closed.set()
         if self.closed.is_set():
             raise StopIteration
         return None
