@@ -194,7 +194,7 @@ async def test_max_connections_answers_503_beyond_the_limit_and_a_close_frees_a_
                 assert await read_frame(conn[0]) == (OP_TEXT, b"alive")
             # Closing one frees its slot.
             await echo_over(first)
-            await support.wait_until(lambda: len(app._connections) == 1, timeout=5)
+            await support.wait_until(lambda: app._held() == 1, timeout=5)
             status, conn = await upgrade_status(port)
             assert status == 101
             await echo_over(conn)

@@ -127,12 +127,12 @@ _WRITE_HIGH = 1 << 16
 class _Feeder(asyncio.Protocol):
     """Transport protocol that hands every received chunk to a ``WebSocket``."""
 
-    def __init__(self, ws, transport, writer):
+    def __init__(self, ws, transport, writer, on_closed):
         self.ws = ws
         self.transport = transport
         self.writer = writer
         self.stream_protocol = transport.get_protocol()
-        self.closed = asyncio.Event()
+        self.on_closed = on_closed  # called once, when the core is CLOSED or stop() was called
         self.eof = asyncio.Event()
         self.paused = False
 
@@ -148,7 +148,7 @@ class _Feeder(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.eof.set()
-        if not self.closed.is_set():
+        if self.on_closed is not None:
             self.ws._received(b"")
             self._settle()
         self.stream_protocol.connection_lost(exc)
@@ -165,7 +165,7 @@ class _Feeder(asyncio.Protocol):
         for buf in ws._conn.data_to_send():  # writes are synchronous here: order is kept
             self.transport.write(buf)
         if ws._conn.state == CLOSED:
-            self.closed.set()
+            self.stop()
         elif not self.paused:
             wait = ws._reading_waits_for()
             if wait is not None or self.transport.get_write_buffer_size() > _WRITE_HIGH:
@@ -182,12 +182,22 @@ class _Feeder(asyncio.Protocol):
             pass
         self.paused = False
         self._settle()  # what the wait wrote or ended; it may pause again
-        if not self.paused and not self.closed.is_set() and not self.transport.is_closing():
+        if not self.paused and self.on_closed is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
+    def stop(self):
+        """Report CLOSED (once); the WebSocket closes the transport."""
+        if self.on_closed is not None:
+            on_closed, self.on_closed = self.on_closed, None
+            on_closed()
 
-async def drive(ws, initial):
-    """Serve ``ws`` from its transport's callbacks until the connection ends."""
+    async def until_eof(self):
+        """Return once the peer's TCP stream ended."""
+        await self.eof.wait()
+
+
+def feed(ws, initial, on_closed):
+    """Feed ``ws`` from its transport's callbacks (see ``runtime``); returns the feeder."""
     writer = ws._writer
     transport = writer.transport
     # Bytes the stream read past the HTTP head but did not hand out belong to the WebSocket.
@@ -195,10 +205,10 @@ async def drive(ws, initial):
     if buffered:
         initial = bytes(initial) + bytes(buffered)
         buffered.clear()
-    feeder = _Feeder(ws, transport, writer)
+    feeder = _Feeder(ws, transport, writer, on_closed)
     transport.set_protocol(feeder)
     if initial:
         feeder.data_received(initial)
     elif transport.is_closing():
         feeder.connection_lost(None)
-    await ws._run(feeder.closed.wait(), feeder.eof.wait)
+    return feeder

@@ -109,10 +109,7 @@ async def write(stream, buffers):
 
 
 async def close(stream):
-    """Close the stream, ignoring errors (and stop its ``_Feed`` first, see ``drive``)."""
-    feed = getattr(stream, "_feed", None)
-    if feed is not None:
-        feed.stop()
+    """Close the stream, ignoring errors."""
     try:
         stream.close()
         await stream.wait_closed()
@@ -236,13 +233,12 @@ def log(message):
 class _Feed:
     """Reads a WebSocket's socket whenever the scheduler finds it readable, until CLOSED."""
 
-    def __init__(self, ws, initial):
+    def __init__(self, ws, initial, on_closed):
         self.ws = ws
         self.sock = ws._reader.s
         self.pending = initial  # bytes that came with the handshake
-        self.closed = asyncio.Event()
+        self.on_closed = on_closed  # called once, when the core is CLOSED or stop() was called
         self.task = None
-        self.waiting = False  # a helper task runs what reading waits for
 
     # The scheduler's side: a coroutine's send() and throw().
 
@@ -265,8 +261,8 @@ class _Feed:
         except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
             log_exception("error reading a connection", exc)
             self.ws._conn.abort()
-            self.closed.set()
-        if self.closed.is_set():
+            self._report_closed()
+        if self.task is None:
             raise StopIteration
         return None
 
@@ -281,42 +277,47 @@ class _Feed:
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""
         ws = self.ws
-        conn = ws._conn
-        replies = ws._write_replies() if conn.has_data_to_send else None
+        replies = ws._write_replies() if ws._conn.has_data_to_send else None
         wait = ws._reading_waits_for()
         if replies is not None or wait is not None:
-            self.waiting = True
             asyncio.create_task(self._resume_after(replies, wait))
-        elif conn.state == CLOSED:
-            self.closed.set()
+        elif ws._conn.state == CLOSED:
+            self._report_closed()
         else:
             core._io_queue.queue_read(self.sock)
 
     async def _resume_after(self, replies, wait):
-        try:
-            if replies is not None:
-                await replies
-            if wait is not None:
-                await wait
-        finally:
-            self.waiting = False
+        if replies is not None:
+            await replies
+        if wait is not None:
+            await wait
         if self.ws._conn.state == CLOSED:
-            self.closed.set()
             self.stop()
         elif self.task is not None:
             core._task_queue.push(self.task)  # read on (the feed waits on nothing meanwhile)
 
+    def _report_closed(self):
+        if self.on_closed is not None:
+            on_closed, self.on_closed = self.on_closed, None
+            self.task = None
+            on_closed()
+
     def stop(self):
-        """Stop reading: the task leaves the I/O queue before the socket closes."""
+        """Stop reading and report CLOSED. The WebSocket closes the socket only after the
+        report, so the task has left the I/O queue by then."""
         task = self.task
-        self.task = None
         if task is not None and not task.done() and task is not core.cur_task:
             task.cancel()
+        self._report_closed()
+
+    async def until_eof(self):
+        """Return once the peer's TCP stream ended (after stop(): reads what is left)."""
+        while await read(self.ws._reader):
+            pass
 
 
-async def drive(ws, initial):
-    """Serve ``ws`` from the scheduler's read events until the connection ends."""
-    feed = _Feed(ws, initial)
-    feed.task = asyncio.create_task(feed)
-    ws._reader._feed = feed
-    await ws._run(feed.closed.wait(), ws._until_eof)
+def feed(ws, initial, on_closed):
+    """Start feeding ``ws`` from the scheduler's read events (see ``runtime``)."""
+    reader = _Feed(ws, initial, on_closed)
+    reader.task = asyncio.create_task(reader)
+    return reader

@@ -88,16 +88,10 @@ class connect:
             raise
         ws = WebSocket(reader, writer, True, self.options, None, subprotocol)
         watchdog = Watchdog(self.options.timer_tick())
-        ws._reader_task = asyncio.create_task(self._run(ws, watchdog, head_reader.rest))
+        watchdog.add(ws)
+        ws._start(head_reader.rest, lambda ws: watchdog.stop())
         self.ws = ws
         return ws
-
-    async def _run(self, ws, watchdog, initial):
-        watchdog.add(ws)
-        try:
-            await ws._serve(initial)
-        finally:
-            watchdog.stop()
 
     async def _read_error_body(self, reader, headers, body):
         length = headers.get("Content-Length")

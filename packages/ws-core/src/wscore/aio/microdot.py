@@ -119,14 +119,14 @@ class WebSocket(_WebSocket):
     # ---- the session, inside the route coroutine ---------------------------------------
 
     async def _session(self):
-        """Read until the connection ends, with the keepalive timers running."""
+        """Serve until the connection's socket is closed, with the keepalive timers running."""
         watchdog = Watchdog(self.options.timer_tick())
         watchdog.add(self)
         try:
-            await self._serve()  # the platform's way: a reading loop, or the transport's callbacks
+            self._start()
+            await self._until_ended()
         finally:
             watchdog.stop()
-            self._reader_task = None  # nothing may cancel the route's task after this
 
     async def _run_handler(self, handler, args, kwargs):
         """``with_websocket``'s handler task: run the handler, then close as its outcome says."""

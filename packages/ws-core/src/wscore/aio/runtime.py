@@ -19,9 +19,11 @@ object that provides what differs between CPython's and MicroPython's asyncio:
 - ``log_exception(message, exc)`` and ``log(message)``;
 - optionally ``connection_limit()``: the number of connections a server may hold when the
   application set no ``max_connections`` (MicroPython: what its heap can take);
-- optionally ``async drive(ws, initial)``: serve ``ws`` until it ends without a reading loop,
-  by calling ``ws._received(data)`` from the transport's callbacks and ending with
-  ``ws._run(until_closed, until_eof)``. Without it, ``WebSocket._read_until_closed`` reads with ``read``.
+- ``feed(ws, initial, on_closed)``: hand ``initial`` and then every chunk the peer sends to
+  ``ws._received(data)`` (``b''`` at end of stream) from the platform's own callbacks, write the
+  replies the core queues, pause while ``ws._reading_waits_for()`` gives something to wait for,
+  and call ``on_closed()`` once the core is CLOSED. Returns an object with ``stop()`` (stop
+  reading and report CLOSED, once) and ``async until_eof()`` (the peer's TCP stream ended).
 """
 
 try:

@@ -11,9 +11,11 @@
     app.run(port=5000)
 
 Each connection is served by one task: it reads the request head (within
-``handshake_timeout``), runs the route in a handler task, and, if the route upgraded to
-WebSocket, becomes the connection's reading task. The handler returning closes with 1000, raising
-closes with 1011 (and logs the traceback), and the peer leaving cancels the handler.
+``handshake_timeout``) and runs the route in a handler task. If the route upgraded to WebSocket,
+the connection's task ends there: the platform's feed delivers what the peer sends, and a task
+closes the socket at the end (an idle WebSocket costs its handler and no other task). The
+handler returning closes with 1000, raising closes with 1011 (and logs the traceback), and the
+peer leaving cancels the handler.
 """
 
 import asyncio
@@ -250,9 +252,16 @@ class App:
         if self._stopped is not None:
             self._stopped.set()
 
+    def _busy(self):
+        return self._handlers or self._connections or self._websockets
+
+    def _held(self):
+        """Connections held: being read or answered, and open WebSockets (what max_connections counts)."""
+        return len(self._connections) + len(self._websockets)
+
     async def _until_quiet(self, seconds):
         """Wait up to ``seconds`` until no connection or handler is left; True if none is."""
-        if not (self._handlers or self._connections):
+        if not self._busy():
             return True
         self._quiet = asyncio.Event()
         try:
@@ -263,7 +272,7 @@ class App:
 
     def _forget(self, tasks, task):
         tasks.discard(task)
-        if self._quiet is not None and not (self._handlers or self._connections):
+        if self._quiet is not None and not self._busy():
             self._quiet.set()
 
     # ---- one connection ---------------------------------------------------------------
@@ -272,10 +281,12 @@ class App:
         impl = runtime.impl
         task = asyncio.current_task()
         self._connections.add(task)
+        upgraded = False
         try:
             limit = self._limit
-            if limit is not None and len(self._connections) > limit:
-                if len(self._connections) > limit + _REFUSALS_IN_FLIGHT:
+            held = self._held()
+            if limit is not None and held > limit:
+                if held > limit + _REFUSALS_IN_FLIGHT:
                     return  # a flood: answering costs memory the server may not have
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
@@ -294,7 +305,7 @@ class App:
                 return
             if request is None:
                 return
-            await self._dispatch(request)
+            upgraded = await self._dispatch(request)
         except (OSError, EOFError):
             pass
         except asyncio.CancelledError:
@@ -303,7 +314,8 @@ class App:
             impl.log_exception("error serving a connection", exc)
         finally:
             self._forget(self._connections, task)
-            await impl.close(writer)
+            if not upgraded:  # else the WebSocket owns the stream and closes it at its end
+                await impl.close(writer)
 
     async def _skip_head(self, reader):
         head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
@@ -354,12 +366,13 @@ class App:
         raise HandshakeError("method not allowed" if allowed else "not found", 405 if allowed else 404)
 
     async def _dispatch(self, request):
+        """Run the route; True if it upgraded to WebSocket (which then owns the stream)."""
         impl = runtime.impl
         try:
             route, params = self._find_route(request)
         except HandshakeError as exc:
             await impl.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
-            return
+            return False
         request.url_args = params
         request._decided = asyncio.Event()
         handler_task = asyncio.create_task(self._run_handler(route.handler, request, params))
@@ -371,21 +384,24 @@ class App:
         if ws is None:
             if request._response is not None:
                 await impl.write(request._writer, request._response)
-            return
+            return False
         self._websockets.add(ws)
         self._watchdog.add(ws)
-        try:
-            await ws._serve(request._leftover)
-        finally:
-            self._watchdog.discard(ws)
-            self._websockets.discard(ws)
-        # The handler was cancelled if the peer left; let it clean up, within reason.
-        if not handler_task.done():
+        ws._start(request._leftover, self._websocket_ended)
+        return True
+
+    async def _websocket_ended(self, ws):
+        """After a WebSocket's socket closed: forget it; let a cancelled handler clean up, within reason."""
+        self._watchdog.discard(ws)
+        request = ws.request
+        handler_task = request._handler_task
+        if handler_task is not None and not handler_task.done():
             request._done = asyncio.Event()
             try:
                 await runtime.impl.wait_for(request._done.wait(), self.options.close_timeout)
             except asyncio.TimeoutError:
-                impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
+                runtime.impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
+        self._forget(self._websockets, ws)
 
     async def _run_handler(self, handler, request, params):
         """Run a route to its end and decide what the connection owes the peer."""

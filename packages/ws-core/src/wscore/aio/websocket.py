@@ -1,11 +1,12 @@
 """``WebSocket``: one open connection, the same class for servers and clients.
 
-Bytes from the socket reach ws-core's ``Connection`` through ``_received``, either from a
-reading task (``_read_until_closed``) or, on CPython, straight from the transport's callbacks; the
-events become queued messages for ``receive()``, settled pings, and the end of the connection,
-which wakes every waiter.
-On the server it also cancels the handler when the peer went away, so a handler blocked in
-``receive()`` or anywhere else sees ``CancelledError``. No task or future is made per message.
+Bytes from the socket reach ws-core's ``Connection`` through ``_received``, called by the
+platform's feed (``runtime.feed``: the transport's callbacks on CPython, the scheduler's read
+events on MicroPython); the events become queued messages for ``receive()``, settled pings, and
+the end of the connection, which wakes every waiter. No task waits on an open connection
+(a task closes the socket at its end), and no task or future is made per message.
+On the server the peer going away cancels the handler, so a handler blocked in ``receive()``
+or anywhere else sees ``CancelledError``.
 """
 
 import asyncio
@@ -40,7 +41,13 @@ class WebSocket:
     _written: "asyncio.Event | None" = None  # set when that task is done (others wait on it)
     _write_broken = False  # a write failed: the tasks waiting for it fail too
     _pings: "dict[bytes, asyncio.Event] | None" = None
-    _reader_task = None
+    _feed = None  # the platform's feed (runtime.feed) once started
+    _end_task = None  # the task closing the socket, once the feed reported CLOSED
+    _awaiting_eof = False  # that task waits for the server to close TCP first (client)
+    _on_end = None
+    _hard_closed = False  # dropped without waiting for the peer (_abort)
+    _ended = False  # the socket is closed
+    _ended_event: "asyncio.Event | None" = None
     _handler_task = None
     _handler_closing = False
     _handler_cancelled = False  # cancelled once already: never again
@@ -175,7 +182,7 @@ class WebSocket:
 
     async def _write_failed(self):
         """A write failed (reset, broken pipe): the peer is gone. Drop the connection and wait
-        for the reading task to end it; on the server that cancels the handler, as for any peer
+        until it ended; on the server that cancels the handler, as for any peer
         leaving. Elsewhere this raises ``ConnectionClosed`` (1006), never the ``OSError``."""
         self._abort()
         await self._until_finished()
@@ -227,59 +234,55 @@ class WebSocket:
         if pending is not None:
             await pending
 
-    # ---- the reading task ------------------------------------------------------------
+    # ---- the connection's life ---------------------------------------------------------
 
-    async def _run(self, until_closed, until_eof):
-        """Drive the connection to its end, then close the socket and wake every waiter.
+    def _start(self, initial=b"", on_end=None):
+        """Serve the connection from the platform's feed; no task waits while it is open.
 
-        ``until_closed`` is an awaitable that ends once the core is CLOSED; ``until_eof()``
-        returns once the peer's TCP stream ended. The platform decides how bytes reach
-        ``_received``: a reading loop (``_read_until_closed``) or the transport's callbacks.
+        ``runtime.impl.feed`` hands every chunk the peer sends to ``_received`` (from the
+        transport's callbacks on CPython, from the scheduler on MicroPython) and calls
+        ``_feed_closed`` once the core is CLOSED. On a board every suspended coroutine under an
+        idle connection costs heap, so nothing waits for that moment. ``on_end(ws)`` runs once
+        the socket is closed (awaited if it returns an awaitable).
         """
-        self._reader_task = asyncio.current_task()
+        if on_end is not None:
+            self._on_end = on_end
+        self._feed = runtime.impl.feed(self, initial, self._feed_closed)
+
+    def _feed_closed(self):
+        """The feed saw CLOSED or was stopped: end the connection in a task of its own."""
+        self._end_task = asyncio.create_task(self._release())
+
+    async def _release(self):
+        """Close the socket and wake every waiter; then ``on_end``."""
         conn = self._conn
-        try:
-            await until_closed
-            if conn.client and conn.close_received:
-                # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
-                await runtime.impl.wait_for(until_eof(), self.options.close_timeout)
-        except asyncio.CancelledError:
-            if not self._aborted():
-                raise
-        except (OSError, EOFError, asyncio.TimeoutError):
-            conn.receive_eof()
-        finally:
-            self._finish()
-            # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
-            # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
-            self._cancel_handler()
-            await runtime.impl.close(self._writer)
+        if conn.client and conn.close_received and not self._hard_closed:
+            # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
+            self._awaiting_eof = True
+            try:
+                await runtime.impl.wait_for(self._feed.until_eof(), self.options.close_timeout)
+            except (OSError, EOFError, asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            self._awaiting_eof = False
+        self._finish()
+        # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
+        # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
+        self._cancel_handler()
+        await runtime.impl.close(self._writer)
+        self._ended = True
+        if self._ended_event is not None:
+            self._ended_event.set()
+        if self._on_end is not None:
+            result = self._on_end(self)
+            if result is not None:
+                await result
 
-    def _serve(self, initial=b""):
-        """Serve the connection until it ends, the platform's way (``runtime.drive``, if any).
-
-        A plain function returning the awaitable: on a board every suspended coroutine in the
-        chain under an idle connection costs heap, so the chain is kept short.
-        """
-        drive = getattr(runtime.impl, "drive", None)
-        if drive is not None:
-            return drive(self, initial)
-        return self._run(self._read_until_closed(initial), self._until_eof)
-
-    async def _read_until_closed(self, data):
-        conn = self._conn
-        while conn.state != CLOSED:
-            if data is None:
-                data = await runtime.impl.read(self._reader)
-                self._received(data)
-            elif data:  # bytes that came with the handshake
-                self._received(data)
-            data = None
-            if conn.has_data_to_send:
-                await self._flush_replies()
-            wait = self._reading_waits_for()
-            if wait is not None:
-                await wait
+    async def _until_ended(self):
+        """Wait until the socket is closed."""
+        if not self._ended:
+            if self._ended_event is None:
+                self._ended_event = asyncio.Event()
+            await self._ended_event.wait()
 
     def _received(self, data):
         """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events."""
@@ -340,10 +343,6 @@ class WebSocket:
         self._handle_events()
         await self._flush_replies()
 
-    async def _until_eof(self):
-        while await runtime.impl.read(self._reader):
-            pass
-
     def _handle_events(self):
         """Act on what the core produced: queue messages, settle pings, see the peer leave."""
         for event in self._conn.events():
@@ -388,14 +387,14 @@ class WebSocket:
         self._conn.receive_eof()
         self._handle_events()
 
-    def _aborted(self):
-        return self._conn.state == CLOSED
-
     def _abort(self, code=CLOSE_ABNORMAL, reason=""):
-        """Drop the connection without (further) handshake: stop the reading task."""
+        """Drop the connection without (further) handshake: stop the feed, close the socket."""
         self._conn.abort(code, reason)
-        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
-            self._reader_task.cancel()
+        self._hard_closed = True
+        if self._feed is not None:
+            self._feed.stop()  # reports CLOSED unless it did already
+        if self._awaiting_eof and self._end_task is not asyncio.current_task():
+            self._end_task.cancel()  # stop waiting for the server to close TCP (client)
 
     def _finish(self):
         self._conn.abort()  # CLOSED with 1006 unless a code was already final
