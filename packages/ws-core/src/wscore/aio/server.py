@@ -180,7 +180,7 @@ class App:
         self._connections: "set[Any]" = set()
         self._handlers: "set[Any]" = set()
         self._websockets: "set[WebSocket]" = set()
-        self._watchdog = Watchdog(self.options.timer_tick())
+        self._watchdog = Watchdog(self.options.timer_tick(), self._websockets)
         self._stopped: "asyncio.Event | None" = None
         self._limit = self.options.max_connections  # see start()
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
@@ -203,6 +203,8 @@ class App:
         if limit is None and hasattr(runtime.impl, "connection_limit"):
             limit = runtime.impl.connection_limit()
         self._limit = limit
+        if limit is not None and hasattr(runtime.impl, "reserve"):
+            runtime.impl.reserve(limit, (self._connections, self._handlers, self._websockets))
         server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
         self._servers.append(server)
         return server
@@ -391,8 +393,7 @@ class App:
         return True
 
     async def _websocket_ended(self, ws):
-        """After a WebSocket's socket closed: forget it; let a cancelled handler clean up, within reason."""
-        self._watchdog.discard(ws)
+        """After a WebSocket's socket closed: let a cancelled handler clean up, within reason; forget it."""
         request = ws.request
         handler_task = request._handler_task
         if handler_task is not None and not handler_task.done():

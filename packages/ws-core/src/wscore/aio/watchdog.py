@@ -12,9 +12,10 @@ from . import runtime
 class Watchdog:
     """Checks the timers of a set of WebSockets every ``tick`` seconds while any is registered."""
 
-    def __init__(self, tick):
+    def __init__(self, tick, sockets=None):
         self.tick = tick
-        self._sockets = set()
+        # The server passes its set of open WebSockets: one set fewer to grow per connection.
+        self._sockets = set() if sockets is None else sockets
         self._task = None
 
     def add(self, ws):
@@ -40,7 +41,12 @@ class Watchdog:
             while self._sockets:
                 await asyncio.sleep(self.tick)
                 now = runtime.impl.monotonic()
-                for ws in list(self._sockets):
-                    ws._check_timers(now)
+                try:
+                    # No copy of the set (hundreds of entries on a board's heap): checking
+                    # timers never adds or removes a WebSocket, the tasks they start do.
+                    for ws in self._sockets:
+                        ws._check_timers(now)
+                except Exception as exc:  # e.g. MemoryError on a full heap: keep the timers alive
+                    runtime.impl.log_exception("error checking timers", exc)
         finally:
             self._task = None
