@@ -191,11 +191,16 @@ def reserve(n, tables):
     """Grow ``tables`` (sets), the scheduler's I/O map and its poller for ``n`` entries now.
 
     They grow by a third at a time, each time into a new contiguous block: with hundreds of
-    connections open the heap is fragmented and the next block is not found (a MemoryError
-    in the middle of asyncio's bookkeeping, which the unix port does not always survive).
-    Grown while the heap is in one piece, their tables keep their size once emptied.
+    connections filling the heap it is fragmented, and the next block is not found (a
+    MemoryError in the middle of asyncio's bookkeeping, which the unix port does not always
+    survive). Grown while the heap is in one piece, the tables keep their size once emptied.
+    Only when ``n`` connections would fill a good part of the heap: the poller scans every
+    slot it ever had on each poll (a few microseconds per thousand).
     """
-    keys = range(-n, 0)  # never ids or fds of real objects
+    gc.collect()
+    if n * _IDLE_CONNECTION * 4 < gc.mem_free():
+        return
+    keys = range(-n, 0)  # never ids or descriptors of real objects
     for table in tables:
         for key in keys:
             table.add(key)
@@ -219,6 +224,9 @@ def reserve(n, tables):
 # An open, idle WebSocket's heap on the 64-bit unix port (2.5 KB measured by bench/mp_heap.py,
 # with its share of the reserved tables); a 32-bit board needs less.
 _IDLE_CONNECTION = 2560
+# Whatever the heap: a Linux process has 1024 descriptors by default, and a board's network
+# stack a few dozen sockets. Set max_connections to go past it on the unix port.
+_MAX_CONNECTIONS = 1024
 
 
 def connection_limit():
@@ -229,7 +237,7 @@ def connection_limit():
     registers a socket (the unix port can crash), so the server stops accepting before that.
     """
     gc.collect()
-    return max(1, gc.mem_free() * 2 // 3 // _IDLE_CONNECTION)
+    return max(1, min(_MAX_CONNECTIONS, gc.mem_free() * 2 // 3 // _IDLE_CONNECTION))
 
 
 def client_ssl_context():

@@ -28,7 +28,8 @@ class Options:
       admits any origin; a list admits exactly those (``None`` in it: no ``Origin`` too).
     - ``max_connections`` (None): server only; beyond it new connections get 503. None means no
       limit on CPython, and on MicroPython as many as the free heap allows when the server
-      starts (one per 12 KiB), so that a flood of connections gets 503s, not a heap exhausted.
+      starts (two thirds of it at 2.5 KB each), so that a flood of connections gets 503s, not
+      a heap exhausted.
     - ``fragment_size`` (None): if set, messages we send are split into frames of this size.
     """
 
