@@ -10,7 +10,7 @@ import gc
 import socket
 import sys
 import time
-from asyncio import core
+from asyncio import core  # type: ignore[attr-defined]  # MicroPython asyncio's scheduler (not in the stubs)
 
 from wscore.constants import CLOSED
 
@@ -187,6 +187,10 @@ async def start_server(callback, host, port, ssl_context, backlog):
     return await asyncio.start_server(serve, host, port, backlog=backlog)
 
 
+# Tables for fewer entries take blocks of 2 KB or less (see reserve()).
+_RESERVE_FROM = 128
+
+
 def reserve(n, tables):
     """Grow ``tables`` (sets), the scheduler's I/O map and its poller for ``n`` entries now.
 
@@ -194,11 +198,12 @@ def reserve(n, tables):
     connections filling the heap it is fragmented, and the next block is not found (a
     MemoryError in the middle of asyncio's bookkeeping, which the unix port does not always
     survive). Grown while the heap is in one piece, the tables keep their size once emptied.
-    Only when ``n`` connections would fill a good part of the heap: the poller scans every
-    slot it ever had on each poll (a few microseconds per thousand).
+    Only for hundreds of connections that would fill a good part of the heap: smaller tables
+    fit in the holes any heap has, and the poller scans every slot it ever had on each poll
+    (a few microseconds per thousand).
     """
     gc.collect()
-    if n * _IDLE_CONNECTION * 4 < gc.mem_free():
+    if n < _RESERVE_FROM or n * _IDLE_CONNECTION * 4 < gc.mem_free():
         return
     keys = range(-n, 0)  # never ids or descriptors of real objects
     for table in tables:
