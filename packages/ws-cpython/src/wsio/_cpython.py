@@ -127,13 +127,15 @@ _WRITE_HIGH = 1 << 16
 class _Feeder(asyncio.Protocol):
     """Transport protocol that hands every received chunk to a ``WebSocket``."""
 
+    eof_seen = False
+    _eof_event = None  # made only for a client waiting for the server to close TCP
+
     def __init__(self, ws, transport, writer, on_closed):
         self.ws = ws
         self.transport = transport
         self.writer = writer
         self.stream_protocol = transport.get_protocol()
         self.on_closed = on_closed  # called once, when the core is CLOSED or stop() was called
-        self.eof = asyncio.Event()
         self.paused = False
 
     def data_received(self, data):
@@ -141,13 +143,13 @@ class _Feeder(asyncio.Protocol):
         self._settle()
 
     def eof_received(self):
-        self.eof.set()
+        self._eof()
         self.ws._received(b"")
         self._settle()
         return False
 
     def connection_lost(self, exc):
-        self.eof.set()
+        self._eof()
         if self.on_closed is not None:
             self.ws._received(b"")
             self._settle()
@@ -191,9 +193,16 @@ class _Feeder(asyncio.Protocol):
             on_closed, self.on_closed = self.on_closed, None
             on_closed()
 
+    def _eof(self):
+        self.eof_seen = True
+        if self._eof_event is not None:
+            self._eof_event.set()
+
     async def until_eof(self):
         """Return once the peer's TCP stream ended."""
-        await self.eof.wait()
+        if not self.eof_seen:
+            self._eof_event = asyncio.Event()  # an asyncio.Event is ~0.7 KB: not one per connection
+            await self._eof_event.wait()
 
 
 def feed(ws, initial, on_closed):
