@@ -3,10 +3,11 @@
     python bench/servers/aiohttp_echo.py --port P
 """
 
-import argparse
 import asyncio
 
 from aiohttp import WSMsgType, web
+
+from _serve import run  # bench/servers/_serve.py (this script's folder is on sys.path)
 
 MAX_SIZE = 16 * 1024 * 1024
 
@@ -33,8 +34,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    run(main)

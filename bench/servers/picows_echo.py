@@ -5,10 +5,9 @@
 The load generator sends each message as one frame, so echoing frames echoes messages.
 """
 
-import argparse
-import asyncio
-
 from picows import WSListener, WSMsgType, ws_create_server
+
+from _serve import run  # bench/servers/_serve.py (this script's folder is on sys.path)
 
 MAX_SIZE = 16 * 1024 * 1024
 
@@ -29,8 +28,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    run(main)

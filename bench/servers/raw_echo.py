@@ -3,8 +3,9 @@
     python bench/servers/raw_echo.py --port P
 """
 
-import argparse
 import asyncio
+
+from _serve import run  # bench/servers/_serve.py (this script's folder is on sys.path)
 
 
 class Echo(asyncio.Protocol):
@@ -23,8 +24,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    run(main)

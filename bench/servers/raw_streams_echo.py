@@ -8,8 +8,9 @@ next turn, when the reading task wakes. This is the "raw asyncio TCP echo" that 
 compares with; raw_echo.py stays as the load generator's ceiling.
 """
 
-import argparse
 import asyncio
+
+from _serve import run  # bench/servers/_serve.py (this script's folder is on sys.path)
 
 
 async def echo(reader, writer):
@@ -33,8 +34,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    run(main)
