@@ -56,13 +56,6 @@ def write_now(writer, buffers):
     return None
 
 
-async def write(writer, buffers):
-    """Write ``buffers`` in order and wait until the transport drained below its high-water mark."""
-    pending = write_now(writer, buffers)
-    if pending is not None:
-        await pending
-
-
 # How long closing waits for our last bytes to reach the peer before the socket is dropped.
 _CLOSE_FLUSH_TIMEOUT = 5.0
 

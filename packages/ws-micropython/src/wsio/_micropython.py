@@ -83,7 +83,7 @@ def write_now(stream, buffers):
         buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
     for buf in buffers:
         if len(buf) > _WRITE_SLICE:
-            return write(stream, buffers)
+            return _write_slices(stream, buffers)
     for buf in buffers:
         stream.write(buf)
     # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
@@ -91,10 +91,8 @@ def write_now(stream, buffers):
     return stream.drain() if stream.out_buf else None
 
 
-async def write(stream, buffers):
+async def _write_slices(stream, buffers):
     """Write ``buffers`` in order, large ones in slices, and wait until the socket took them."""
-    if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
-        buffers = [buffers[0] + buffers[1]]
     for buf in buffers:
         if len(buf) <= _WRITE_SLICE:
             stream.write(buf)

@@ -70,7 +70,7 @@ class connect:
         reader, writer = await impl.open_connection(host, port, context, host if context else None)
         try:
             handshake = ClientHandshake(host, port, resource, secure, self.subprotocols, self.origin, self.headers)
-            await impl.write(writer, [handshake.request])
+            await runtime.write(writer, [handshake.request])
             head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
             while True:
                 data = await impl.read(reader)

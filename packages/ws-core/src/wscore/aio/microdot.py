@@ -95,7 +95,7 @@ class WebSocket(_WebSocket):
             key, self.subprotocol = check_request(_Head(self.request), subprotocols or self.options.subprotocols)
         except HandshakeError as exc:
             self.request.app.abort(exc.status, exc.reason)
-        await runtime.impl.write(self._writer, [accept_response(key, self.subprotocol)])
+        await runtime.write(self._writer, [accept_response(key, self.subprotocol)])
 
     async def send(self, data, opcode=None):
         """Send ``data``: a ``str`` as text, bytes as binary, or as ``opcode`` if given."""

@@ -8,9 +8,8 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   same meaning (CPython 3.11+ runs it in the caller's task, with no task of its own);
 - ``async read(reader)``: the next bytes-like chunk, empty at end of stream; the chunk is only
   valid until the next call (MicroPython reuses one buffer);
-- ``async write(writer, buffers)``: write the buffers in order and wait until drained;
-- ``write_now(writer, buffers)``: the same without a coroutine when the socket takes the
-  buffers at once (returns None), else returns an awaitable that finishes the job;
+- ``write_now(writer, buffers)``: write the buffers in order; None when the socket took them
+  at once, else an awaitable that finishes the job (``write`` below awaits it);
 - ``async close(writer)``: close the stream, ignoring errors;
 - ``peer_address(writer)``: ``(host, port)`` of the peer;
 - ``async open_connection(host, port, ssl, server_hostname)`` and
@@ -35,6 +34,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 impl: "Any" = None
+
+
+async def write(writer, buffers):
+    """Write ``buffers`` in order and wait until the platform drained them."""
+    pending = impl.write_now(writer, buffers)
+    if pending is not None:
+        await pending
 
 
 def use(platform_impl):

@@ -97,7 +97,7 @@ async def websocket_upgrade(request: "Request", subprotocols: "list[str] | None"
     if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"), options.allowed_origins):
         raise HandshakeError("Origin not allowed", 403)
     key, subprotocol = check_request(request, subprotocols or options.subprotocols)
-    await runtime.impl.write(request._writer, [accept_response(key, subprotocol)])
+    await runtime.write(request._writer, [accept_response(key, subprotocol)])
     ws = WebSocket(request._reader, request._writer, False, options, request, subprotocol)
     ws._handler_task = request._handler_task
     request.websocket = ws
@@ -296,14 +296,14 @@ class App:
                     await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
-                await impl.write(writer, [reject_response(503, "too many connections")])
+                await runtime.write(writer, [reject_response(503, "too many connections")])
                 return
             try:
                 request = await runtime.impl.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
             except asyncio.TimeoutError:
                 return  # slowloris: no answer owed to a client that never finished its request
             except HandshakeError as exc:
-                await impl.write(writer, [reject_response(exc.status, exc.reason, exc.headers)])
+                await runtime.write(writer, [reject_response(exc.status, exc.reason, exc.headers)])
                 return
             if request is None:
                 return
@@ -369,11 +369,10 @@ class App:
 
     async def _dispatch(self, request):
         """Run the route; True if it upgraded to WebSocket (which then owns the stream)."""
-        impl = runtime.impl
         try:
             route, params = self._find_route(request)
         except HandshakeError as exc:
-            await impl.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
+            await runtime.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
             return False
         request.url_args = params
         request._decided = asyncio.Event()
@@ -385,7 +384,7 @@ class App:
         ws = request.websocket
         if ws is None:
             if request._response is not None:
-                await impl.write(request._writer, request._response)
+                await runtime.write(request._writer, request._response)
             return False
         self._websockets.add(ws)
         self._watchdog.add(ws)

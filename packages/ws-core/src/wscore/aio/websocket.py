@@ -211,7 +211,7 @@ class WebSocket:
             await pending
             buffers = self._conn.data_to_send()
             while buffers:  # frames of tasks that came meanwhile and wait in _after_writer
-                await runtime.impl.write(self._writer, buffers)
+                await runtime.write(self._writer, buffers)
                 buffers = self._conn.data_to_send()
         except OSError:
             self._write_broken = True
