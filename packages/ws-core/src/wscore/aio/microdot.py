@@ -163,10 +163,7 @@ def with_websocket(f):
         ws._handler_task = asyncio.create_task(ws._run_handler(f, args, kwargs))
         await ws._session()
         if not ws._handler_done.is_set():
-            try:
-                await asyncio.wait_for(ws._handler_done.wait(), ws.options.close_timeout)
-            except asyncio.TimeoutError:
-                runtime.impl.log("handler of %s still running after its connection closed" % request.path)
+            await ws._let_handler_end(ws._handler_done)
         return _already_handled()
 
     for name in ("__name__", "__qualname__", "__doc__"):

@@ -397,10 +397,7 @@ class App:
         handler_task = request._handler_task
         if handler_task is not None and not handler_task.done():
             request._done = asyncio.Event()
-            try:
-                await runtime.impl.wait_for(request._done.wait(), self.options.close_timeout)
-            except asyncio.TimeoutError:
-                runtime.impl.log("handler of %s still running %.1f s after its connection closed" % (request.path, self.options.close_timeout))
+            await ws._let_handler_end(request._done)
         self._forget(self._websockets, ws)
 
     async def _run_handler(self, handler, request, params):

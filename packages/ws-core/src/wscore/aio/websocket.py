@@ -407,6 +407,14 @@ class WebSocket:
         for waiter in (self._pings or {}).values():
             waiter.set()
 
+    async def _let_handler_end(self, done):
+        """Give the handler (cancelled if the peer left) ``close_timeout`` to set ``done``; log if not."""
+        try:
+            await runtime.impl.wait_for(done.wait(), self.options.close_timeout)
+        except asyncio.TimeoutError:
+            path = self.request.path if self.request is not None else "?"
+            runtime.impl.log("handler of %s still running %.1f s after its connection closed" % (path, self.options.close_timeout))
+
     def _cancel_handler(self):
         """Cancel the handler because the peer left; once only, so its cleanup can await."""
         task = self._handler_task
