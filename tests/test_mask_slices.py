@@ -7,6 +7,7 @@ in place.
 """
 
 import support
+from wire import pattern, xor
 
 from wscore import mask
 
@@ -19,27 +20,13 @@ KEY = b"\x37\xfa\x21\x9d"
 LENGTHS = (0, 1, 3, 4, 5, 15, 16, 17, 19, 31, 32, 33, 64, 101, 1000, 4099)
 
 
-def reference(data, key, phase):
-    out = bytearray(len(data))
-    for i in range(len(data)):
-        out[i] = data[i] ^ key[(i + phase) & 3]
-    return bytes(out)
-
-
-def pattern(n):
-    out = bytearray(n)
-    for i in range(n):
-        out[i] = (i * 167 + 29) & 0xFF
-    return out
-
-
 def check(name, masked, mask_into):
     for n in LENGTHS:
         whole = pattern(n + 8)
         for src_offset in range(4):
             src = memoryview(whole)[src_offset : src_offset + n]
             for phase in range(4):
-                expected = reference(src, KEY, phase)
+                expected = xor(src, KEY, phase)
                 assert bytes(masked(src, KEY, phase)) == expected, (name, "masked", n, src_offset, phase)
                 for dst_offset in range(4):
                     out = bytearray(n + 8)
@@ -76,5 +63,5 @@ def test_viper_word_loop_directly_for_every_head_length():
             for phase in range(4):
                 out = bytearray(n + 8)
                 _viper._xor32(memoryview(out)[offset : offset + n], src, n, KEY, phase)
-                assert bytes(out[offset : offset + n]) == reference(src, KEY, phase), (n, offset, phase)
+                assert bytes(out[offset : offset + n]) == xor(src, KEY, phase), (n, offset, phase)
                 assert out[:offset] == bytearray(offset) and out[offset + n :] == bytearray(8 - offset)

@@ -178,11 +178,20 @@ def echo_app(**options):
     return app
 
 
-def xor(data, key):
-    """``data`` XOR the 4-byte ``key``, byte by byte: the reference for the library's masking."""
+def xor(data, key, phase=0):
+    """``data`` XOR the 4-byte ``key`` from ``phase``, byte by byte: the reference for the
+    library's masking."""
     out = bytearray(data)
     for i in range(len(out)):
-        out[i] ^= key[i & 3]
+        out[i] ^= key[(i + phase) & 3]
+    return bytes(out)
+
+
+def pattern(n):
+    """``n`` bytes that are not all alike and not periodic by 4 (masking test data)."""
+    out = bytearray(n)
+    for i in range(n):
+        out[i] = (i * 131 + 17) & 0xFF
     return bytes(out)
 
 
