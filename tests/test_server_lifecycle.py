@@ -8,6 +8,7 @@ import support
 from wire import (
     OP_CLOSE,
     OP_TEXT,
+    answer_close,
     client_frame,
     close_code_of,
     close_payload,
@@ -41,11 +42,7 @@ async def test_handler_return_closes_with_1000_then_tcp():
         reader, writer = await upgrade(port, "/bye")
         try:
             assert await read_frame(reader) == (OP_TEXT, b"bye")
-            opcode, payload = await read_frame(reader)
-            assert (opcode, close_code_of(payload)) == (OP_CLOSE, 1000)
-            writer.write(client_frame(OP_CLOSE, payload))
-            await writer.drain()
-            assert await read_until_eof(reader) == b""
+            await answer_close(reader, writer, 1000)
         finally:
             await close_writer(writer)
 

@@ -8,17 +8,14 @@ import support
 from wire import (
     ACCEPT,
     KEY,
-    OP_CLOSE,
     OP_TEXT,
-    client_frame,
-    close_code_of,
+    answer_close,
     close_writer,
     http_exchange,
     http_get,
     parse_response,
     read_frame,
     read_head,
-    read_until_eof,
     serving,
     upgrade,
     upgrade_request,
@@ -93,11 +90,7 @@ async def test_valid_upgrade_gets_101_with_accept():
             assert headers["upgrade"].lower() == "websocket"
             # The handler sends "hello" and returns: a text frame, then close 1000.
             assert await read_frame(reader) == (OP_TEXT, b"hello")
-            opcode, payload = await read_frame(reader)
-            assert (opcode, close_code_of(payload)) == (OP_CLOSE, 1000)
-            writer.write(client_frame(OP_CLOSE, payload))
-            await writer.drain()
-            assert await read_until_eof(reader) == b""
+            await answer_close(reader, writer, 1000)
         finally:
             await close_writer(writer)
 

@@ -266,6 +266,16 @@ async def read_until_close(reader, timeout=STEP):
         before.append((opcode, payload))
 
 
+async def answer_close(reader, writer, code):
+    """Expect a close frame with ``code`` next, answer it as a client must, then expect the
+    server to close TCP."""
+    opcode, payload = await read_frame(reader)
+    assert (opcode, close_code_of(payload)) == (OP_CLOSE, code), (opcode, payload)
+    writer.write(client_frame(OP_CLOSE, payload))
+    await writer.drain()
+    assert await read_until_eof(reader) == b""
+
+
 # --- a fake server, to test the client against misbehaviour -------------------------------
 
 
