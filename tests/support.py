@@ -184,3 +184,30 @@ def free_port(host="127.0.0.1"):
         finally:
             s.close()
     raise OSError(errno.EADDRINUSE, "no free port found in %d-%d" % (_PORT_LOW, _PORT_HIGH))
+
+
+def open_fds():
+    """How many file descriptors this process has open, or None without ``/proc/self/fd``."""
+    import os
+
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+async def settle_fds(baseline, what="a connection kept its socket"):
+    """Wait until no more fds are open than ``baseline`` (collecting garbage meanwhile); fail
+    with ``what`` if that does not happen within 5 s. Nothing to check when ``baseline`` is None."""
+    if baseline is None:
+        return
+    import gc
+
+    def back():
+        gc.collect()
+        return open_fds() <= baseline
+
+    try:
+        await wait_until(back, timeout=5, interval=0.02)
+    except AssertionError:
+        raise AssertionError("%d fds open, %d before: %s" % (open_fds(), baseline, what))

@@ -2,7 +2,6 @@
 
 import asyncio
 import gc
-import os
 
 from wsio import InvalidStatus, connect, with_websocket
 
@@ -10,18 +9,8 @@ import support
 import wire
 from wire import close_writer, http_get, serving, upgrade
 
-FD_DIR = "/proc/self/fd"
-
-
-def open_fds():
-    return len(os.listdir(FD_DIR))
-
-
 def has_fd_listing():
-    try:
-        return open_fds() > 0
-    except OSError:
-        return False
+    return support.open_fds() is not None
 
 
 def echo_app(**options):
@@ -39,17 +28,6 @@ def echo_app(**options):
     return app
 
 
-async def settle_to(baseline):
-    def back():
-        gc.collect()
-        return open_fds() <= baseline
-
-    try:
-        await support.wait_until(back, timeout=5, interval=0.02)
-    except AssertionError:
-        raise AssertionError("%d fds open, %d before" % (open_fds(), baseline))
-
-
 @support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
 async def test_connect_close_cycles_release_their_sockets():
     async with serving(echo_app()) as port:
@@ -58,13 +36,13 @@ async def test_connect_close_cycles_release_their_sockets():
             await ws.send("warm-up")
             assert await ws.receive() == "warm-up"
         gc.collect()
-        baseline = open_fds()
+        baseline = support.open_fds()
         for i in range(20):
             async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
                 await ws.send("cycle %d" % i)
                 assert await ws.receive() == "cycle %d" % i
             assert ws.closed
-        await settle_to(baseline)
+        await support.settle_fds(baseline)
 
 
 @support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
@@ -73,7 +51,7 @@ async def test_failed_and_dropped_connections_release_their_sockets():
         status, _, _ = await http_get(port, "/page")
         assert status == 200
         gc.collect()
-        baseline = open_fds()
+        baseline = support.open_fds()
         for i in range(5):
             # Plain HTTP, a 404 seen by our client, a handler error, a TCP drop, a slowloris.
             assert (await http_get(port, "/page"))[0] == 200
@@ -89,16 +67,16 @@ async def test_failed_and_dropped_connections_release_their_sockets():
             await writer.drain()
             assert await asyncio.wait_for(reader.read(100), 5) == b""  # dropped by handshake_timeout
             await close_writer(writer)
-        await settle_to(baseline)
+        await support.settle_fds(baseline)
 
 
 @support.skip_if(not has_fd_listing(), "no /proc/self/fd listing on this system")
 async def test_shutdown_releases_the_listening_socket():
     gc.collect()
-    baseline = open_fds()
+    baseline = support.open_fds()
     for _ in range(3):
         async with serving(echo_app()) as port:
             async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
                 await ws.send("x")
                 assert await ws.receive() == "x"
-    await settle_to(baseline)
+    await support.settle_fds(baseline)

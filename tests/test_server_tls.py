@@ -4,7 +4,6 @@ CPython loads PEM, MicroPython (mbedTLS) only DER: both are written. `os.system`
 both interpreters (the MicroPython unix port has it).
 """
 
-import gc
 import os
 import random
 import ssl
@@ -109,51 +108,30 @@ async def test_default_client_context_rejects_a_self_signed_certificate():
             expected = (OSError, ValueError)
         else:
             expected = ssl.SSLCertVerificationError
-        baseline = open_fds()
+        baseline = support.open_fds()
         for _ in range(3):
             with support.raises(expected) as caught:
                 ws = await connect(uri, open_timeout=5).open()
                 await ws.close()
             assert caught.value.args
         # The failed connections' sockets are released on both ends.
-        await settle_fds(baseline)
+        await support.settle_fds(baseline, "a failed TLS connection kept its socket")
 
 
 async def test_plain_client_against_tls_server_fails_cleanly():
     folder = certificate_dir()
     async with serving(echo_app(), ssl=server_context(folder)) as port:
-        baseline = open_fds()
+        baseline = support.open_fds()
         for _ in range(3):
             # The server's TLS layer rejects the clear-text request and hangs up at once.
             with support.raises((HandshakeError, OSError)) as caught:
                 await connect("ws://localhost:%d/echo" % port, open_timeout=5).open()
             assert not isinstance(caught.value, InvalidStatus)  # no HTTP answer in clear text
-        await settle_fds(baseline)
+        await support.settle_fds(baseline, "a failed TLS connection kept its socket")
         # The server still serves TLS clients afterwards.
         async with connect("wss://localhost:%d/echo" % port, ssl=client_context(folder), close_timeout=0.5) as ws:
             await ws.send("after")
             assert await ws.receive() == "after"
-
-
-def open_fds():
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return None  # no fd listing on this system: the release is not checked
-
-
-async def settle_fds(baseline):
-    if baseline is None:
-        return
-
-    def back():
-        gc.collect()
-        return open_fds() <= baseline
-
-    try:
-        await support.wait_until(back, timeout=5, interval=0.02)
-    except AssertionError:
-        raise AssertionError("%d fds open, %d before: a failed TLS connection kept its socket" % (open_fds(), baseline))
 
 
 def test_zz_remove_certificates():
