@@ -25,6 +25,7 @@ from wire import (
     client_frame,
     close_payload,
     close_writer,
+    echo_and_close,
     read_frame,
     read_until_close,
     read_until_eof,
@@ -130,16 +131,7 @@ def hostile_app(record, **options):
 async def echo_once(port, message=b"still serving"):
     """A well-behaved client: upgrade, one echo, a clean close. Proves the server serves."""
     reader, writer = await upgrade(port, "/echo")
-    try:
-        writer.write(client_frame(OP_BINARY, message))
-        await writer.drain()
-        assert await read_frame(reader) == (OP_BINARY, message)
-        writer.write(client_frame(OP_CLOSE, close_payload(1000)))
-        await writer.drain()
-        code, _, before = await read_until_close(reader)
-        assert (code, before) == (1000, [])
-    finally:
-        await close_writer(writer)
+    await echo_and_close(reader, writer, message)
 
 
 async def released(app, handlers=True, timeout=5):

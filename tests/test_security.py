@@ -14,12 +14,12 @@ from wscore.aio import runtime
 import support
 import wire
 from wire import (
-    OP_BINARY,
     OP_CLOSE,
     OP_TEXT,
     client_frame,
     close_payload,
     close_writer,
+    echo_and_close,
     parse_response,
     read_frame,
     read_until_close,
@@ -90,16 +90,7 @@ async def upgrade_status(port, extra=()):
 
 
 async def echo_over(conn, message=b"hello"):
-    reader, writer = conn
-    try:
-        writer.write(client_frame(OP_BINARY, message))
-        await writer.drain()
-        assert await read_frame(reader) == (OP_BINARY, message)
-        writer.write(client_frame(OP_CLOSE, close_payload(1000)))
-        await writer.drain()
-        assert (await read_until_close(reader))[0] == 1000
-    finally:
-        await close_writer(writer)
+    await echo_and_close(conn[0], conn[1], message)
 
 
 # ---- allowed_origins ---------------------------------------------------------------------------

@@ -276,6 +276,21 @@ async def answer_close(reader, writer, code):
     assert await read_until_eof(reader) == b""
 
 
+async def echo_and_close(reader, writer, message=b"hello"):
+    """A well-behaved client on an upgraded connection: one binary echo, then a clean close
+    (1000, with nothing else before it); the writer is closed in any case."""
+    try:
+        writer.write(client_frame(OP_BINARY, message))
+        await writer.drain()
+        assert await read_frame(reader) == (OP_BINARY, message)
+        writer.write(client_frame(OP_CLOSE, close_payload(1000)))
+        await writer.drain()
+        code, _, before = await read_until_close(reader)
+        assert (code, before) == (1000, [])
+    finally:
+        await close_writer(writer)
+
+
 # --- a fake server, to test the client against misbehaviour -------------------------------
 
 
