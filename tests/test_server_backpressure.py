@@ -2,10 +2,10 @@
 
 import asyncio
 
-from wsio import App, connect, with_websocket
+from wsio import connect, with_websocket
 
 import support
-from wire import close_writer, serving, upgrade
+from wire import close_writer, echo_app, serving, upgrade
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -28,7 +28,7 @@ async def wait_stalled(get, polls=20, interval=0.05, timeout=15):
 
 
 def flood_app(sent, events):
-    app = App(ping_interval=None)
+    app = echo_app(ping_interval=None)
 
     @app.route("/flood")
     @with_websocket
@@ -40,12 +40,6 @@ def flood_app(sent, events):
         except asyncio.CancelledError:
             events.append("flood cancelled")
             raise
-
-    @app.route("/echo")
-    @with_websocket
-    async def echo(request, ws):
-        async for message in ws:
-            await ws.send(message)
 
     return app
 
