@@ -42,19 +42,9 @@ from wscore.handshake import ClientHandshake, accept_key, accept_response, check
 from wscore.http import HeadReader, parse_request, parse_response  # noqa: E402
 from wscore.protocol import Connection  # noqa: E402
 
-KEY = b"\x37\xfa\x21\x3d"
+from loadgen import MASK as KEY, client_frame  # noqa: E402  (bench/, this script's folder: the load generator's frames)
+
 SMALL = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
-
-
-def client_frame(opcode, payload):
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + KEY + wsmask.masked_portable(payload, KEY, 0)
 
 
 def report(title, fn, n, args, unit="op"):
