@@ -132,6 +132,22 @@ async def echo_on_installed_library(micropython, lib, tmp_path):
         assert mp.alive(), mp.output
 
 
+def install(command, cwd, target):
+    """Run a micropython mip install command (offline, 2 minutes at most) and check what it put in ``target``."""
+    done = subprocess.run(
+        command,
+        cwd=str(cwd),
+        env=micropython_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout
+    check_installed(str(target), done.stdout)
+
+
 def test_committed_manifests_are_up_to_date():
     stale = []
     for path, manifest in make_manifests.manifests().items():
@@ -160,18 +176,7 @@ async def test_mip_cli_install_over_http_then_echo(tmp_path):
         for path, manifest in make_manifests.manifests(base=server.base).items():
             server.overrides["/" + path] = make_manifests.render(manifest).encode()
         url = server.base + "/packages/ws-micropython/package.json"
-        done = subprocess.run(
-            [micropython, "-m", "mip", "install", "--target", str(target), url],
-            cwd=str(tmp_path),
-            env=micropython_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout
-        check_installed(str(target), done.stdout)
+        install([micropython, "-m", "mip", "install", "--target", str(target), url], tmp_path, target)
         assert "/packages/ws-core/package.json" in server.requested, server.requested
     await echo_on_installed_library(micropython, target, tmp_path)
 
@@ -205,18 +210,7 @@ async def test_mip_install_github_form_offline_then_echo(tmp_path):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     with _Server() as server:  # the committed manifests, unchanged
-        done = subprocess.run(
-            [micropython, str(driver), make_manifests.REPO, server.base, str(target)],
-            cwd=str(tmp_path),
-            env=micropython_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout
-        check_installed(str(target), done.stdout)
+        install([micropython, str(driver), make_manifests.REPO, server.base, str(target)], tmp_path, target)
         # `github:org/ws-micropython` is the root manifest at the default branch (HEAD); its
         # deps name the branch (main).
         for path in ("/package.json", "/packages/ws-micropython/package.json", "/packages/ws-core/package.json"):
