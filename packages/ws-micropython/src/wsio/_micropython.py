@@ -187,18 +187,21 @@ async def start_server(callback, host, port, ssl_context, backlog):
 
 # Tables for fewer entries take blocks of 2 KB or less (see reserve()).
 _RESERVE_FROM = 128
+# Sockets the poller holds besides the server's own count: listeners, the application's clients.
+_OTHER_SOCKETS = 32
 
 
 def reserve(n, tables):
-    """Grow ``tables`` (sets), the scheduler's I/O map and its poller for ``n`` entries now.
+    """Grow ``tables`` (sets), the scheduler's I/O map and its poller for ``n`` sockets now.
 
-    They grow by a third at a time, each time into a new contiguous block: with hundreds of
-    connections filling the heap it is fragmented, and the next block is not found (a
-    MemoryError in the middle of asyncio's bookkeeping, which the unix port does not always
-    survive). Grown while the heap is in one piece, the tables keep their size once emptied.
-    Only for hundreds of connections that would fill a good part of the heap: smaller tables
-    fit in the holes any heap has, and the poller scans every slot it ever had on each poll
-    (a few microseconds per thousand).
+    They grow a little at a time, each time into a new contiguous block: with hundreds of
+    connections filling the heap it is fragmented, and the next block is not found. In the
+    poller that is fatal: a MemoryError while it registers a socket leaves a half-made entry
+    that its next poll dereferences (the unix port dies with SIGSEGV; MicroPython's
+    extmod/modselect.c says the case is not handled). Grown while the heap is in one piece, the
+    tables keep their size once emptied. Only for hundreds of connections that would fill a good
+    part of the heap: smaller tables fit in the holes any heap has, and the poller scans every
+    slot it ever had on each poll (a few microseconds per thousand).
     """
     gc.collect()
     if n < _RESERVE_FROM or n * _IDLE_CONNECTION * 4 < gc.mem_free():
@@ -209,6 +212,7 @@ def reserve(n, tables):
             table.add(key)
         for key in keys:
             table.discard(key)
+    keys = range(-n - _OTHER_SOCKETS, 0)
     io_map = core._io_queue.map
     for key in keys:
         io_map[key] = None

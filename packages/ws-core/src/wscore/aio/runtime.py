@@ -18,6 +18,8 @@ object that provides what differs between CPython's and MicroPython's asyncio:
 - ``log_exception(message, exc)`` and ``log(message)``;
 - optionally ``connection_limit()``: the number of connections a server may hold when the
   application set no ``max_connections`` (MicroPython: what its heap can take);
+- optionally ``reserve(n, tables)``: make room now in ``tables`` (sets) and in the platform's
+  own bookkeeping for ``n`` sockets held at once (MicroPython: while the heap is in one piece);
 - ``feed(ws, initial, on_closed)``: hand ``initial`` and then every chunk the peer sends to
   ``ws._received(data)`` (``b''`` at end of stream) from the platform's own callbacks, write the
   replies the core queues, pause while ``ws._reading_waits_for()`` gives something to wait for,

@@ -204,7 +204,8 @@ class App:
             limit = runtime.impl.connection_limit()
         self._limit = limit
         if limit is not None and hasattr(runtime.impl, "reserve"):
-            runtime.impl.reserve(limit, (self._connections, self._handlers, self._websockets))
+            # Every socket the server may hold at once: the connections it serves and the 503s.
+            runtime.impl.reserve(limit + _REFUSALS_IN_FLIGHT, (self._connections, self._handlers, self._websockets))
         server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
         self._servers.append(server)
         return server
