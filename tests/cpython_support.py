@@ -73,7 +73,12 @@ class MicroPythonProcess:
 
     @property
     def output(self):
-        return "".join(self._lines)
+        """What it printed so far, then how it ended if it did (a crash prints nothing itself)."""
+        text = "".join(self._lines)
+        code = self.proc.poll()
+        if code is not None:
+            text += "\n[the process %s]" % ("killed by signal %d" % -code if code < 0 else "exited with %d" % code)
+        return text
 
     def alive(self):
         return self.proc.poll() is None
