@@ -18,6 +18,7 @@ is kept. Any protocol violation sends the matching close frame and moves to CLOS
 then closes the transport.
 """
 
+import gc
 import os
 
 from .constants import (
@@ -50,6 +51,15 @@ _MAX_HEADER = 14
 # of up to _GATHER bytes (small enough that MicroPython's exact-size bytearray growth stays cheap).
 _SMALL_PIECE = 512
 _GATHER = 4096
+
+# MicroPython's heap never moves an object and finds its garbage only when an allocation fails.
+# By then the pieces of a large message have been spread over the free space, and the block
+# that joins them is not found (in 2 MiB, a second 512 KiB echo failed while the first, with
+# the previous message held, fit). A frame of a sixteenth of the heap or more therefore collects
+# first, so that its pieces fill the holes. CPython (no gc.mem_free) never needs it.
+_COLLECT_FROM = None
+if hasattr(gc, "mem_free"):
+    _COLLECT_FROM = (gc.mem_alloc() + gc.mem_free()) // 16  # type: ignore[attr-defined]  # MicroPython's
 
 # CPython's decoder rejects every invalid sequence, so decoding a whole message validates it;
 # MicroPython's does not, so there every text byte goes through the validator.
@@ -257,6 +267,8 @@ class Connection:
             raise ProtocolError("reserved data opcode %d" % opcode)
         if opcode < OP_CLOSE and self.max_size is not None and self._message_size + length > self.max_size:
             raise ProtocolError("message larger than %d bytes" % self.max_size, CLOSE_MESSAGE_TOO_BIG)
+        if _COLLECT_FROM is not None and length >= _COLLECT_FROM and opcode < OP_CLOSE:
+            gc.collect()
         self._fin = fin
         self._opcode = opcode
         self._mask_key = mask_key
