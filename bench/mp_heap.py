@@ -226,6 +226,8 @@ async def main(argv):
     await app.start("127.0.0.1", port, backlog=max(count, 8))
     gc.collect()
     report("App() + listening server", gc.mem_alloc() - before)
+    if app._limit is not None and count > app._limit:
+        count = app._limit  # past the server's connection limit the clients would get 503
     clients, per_conn = await idle_connections(app, addr, port, count)
     report("per idle connection (N=%d)" % count, int(per_conn))
     for s in clients:
@@ -233,7 +235,12 @@ async def main(argv):
     await until(lambda: not app._websockets, 30)
     clients = None
     for size in sizes:
-        report("allocated per echo of %d bytes" % size, await allocated_per_message(app, addr, port, size))
+        try:
+            report("allocated per echo of %d bytes" % size, await allocated_per_message(app, addr, port, size))
+        except OSError:
+            # With the collector off, the garbage stays too: a size that fits the heap in
+            # service (bench/mp_max_message.py) can close with 1009 here.
+            print("allocated per echo of %d bytes: closed by the server (heap full, collector off)" % size)
         await until(lambda: not app._websockets, 10)
     gc.collect()
     print("free after the run: %d bytes" % gc.mem_free())
