@@ -179,6 +179,18 @@ EXPECTED_SERVER_EVENTS = [
 ]
 
 
+def feed_scratch(conn, data, step):
+    """Feed ``data`` as a reader with one reused buffer does: each chunk copied into the buffer
+    and passed with ``scratch=True``, then the buffer overwritten (what a view kept would change)."""
+    buffer = bytearray(step)
+    view = memoryview(buffer)
+    for i in range(0, len(data), step):
+        chunk = data[i : i + step]
+        buffer[: len(chunk)] = chunk
+        conn.receive_data(view[: len(chunk)], True)
+        buffer[:] = b"\xaa" * step
+
+
 def check_all_splits(make, data, expected_events=None, result=outcome):
     """Feed ``data`` whole, in two chunks at every boundary, byte by byte and as views/bytearrays."""
     conn = make()
@@ -210,6 +222,11 @@ def check_all_splits(make, data, expected_events=None, result=outcome):
             conn.receive_data(bytearray(data[i : i + step]))
             i += step
         assert result(conn) == whole, step
+    # Through a reader's reused buffer, which the parser may unmask in place.
+    for step in (1, 3, 64, max(len(data), 1)):
+        conn = make()
+        feed_scratch(conn, data, step)
+        assert result(conn) == whole, ("scratch", step)
     # Empty chunks change nothing.
     conn = make()
     conn.receive_data(b"")
@@ -290,6 +307,23 @@ def test_chunking_failure_is_the_same_at_every_split():
     events, out = check_all_splits(server, data)
     assert events[0] == ("binary", b"ok")
     assert events[1][:2] == ("close", 1002)
+
+
+def test_a_scratch_buffer_is_unmasked_in_place_and_the_message_copied_once():
+    data = cframe(0x2, b"binary!") + cframe(0x1, "t\u00e9".encode("utf-8"))
+    buffer = bytearray(data)
+    conn = server()
+    conn.receive_data(memoryview(buffer), True)
+    events = conn.events()
+    assert type(events[0]) is bytes and events[0] == b"binary!"
+    assert type(events[1]) is str and events[1] == "t\u00e9"
+    assert buffer[6:13] == b"binary!"  # unmasked where it arrived: no buffer of its own
+    # Without scratch the caller's buffer is never written to.
+    buffer = bytearray(data)
+    conn = server()
+    conn.receive_data(memoryview(buffer))
+    assert buffer == data
+    assert norm(conn.events()) == [("binary", b"binary!"), ("text", "t\u00e9")]
 
 
 def test_chunk_with_several_messages_and_leftover_header():

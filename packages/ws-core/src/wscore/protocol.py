@@ -41,7 +41,7 @@ from .constants import (
 )
 from .errors import ConnectionClosed, ProtocolError, connection_closed
 from .frames import decode_header, encode_close_payload, encode_frame, encode_message
-from .mask import masked
+from .mask import mask_into, masked
 from .utf8 import Utf8Validator, is_valid_utf8
 
 # Up to 14 header bytes (2 + 8 for the length + 4 for the mask key).
@@ -163,8 +163,13 @@ class Connection:
 
     # ---- receiving ----------------------------------------------------------------------
 
-    def receive_data(self, data):
-        """Parse ``data`` (bytes-like, any length); events and replies queue up."""
+    def receive_data(self, data, scratch=False):
+        """Parse ``data`` (bytes-like, any length); events and replies queue up.
+
+        ``scratch=True`` says that ``data`` is a writable buffer the caller reuses (a read
+        buffer): a data message that arrives whole in it is unmasked in place, and the message
+        made from it is its only copy. Otherwise ``data`` is never written to.
+        """
         if self.state == CLOSED or self.pending_error is not None:
             return  # nothing after the close handshake or a protocol error means anything
         view = memoryview(data)
@@ -174,7 +179,7 @@ class Connection:
             while pos < end and self.state != CLOSED:
                 if self._in_payload:
                     take = min(self._remaining, end - pos)
-                    self._payload(view[pos : pos + take])
+                    self._payload(view[pos : pos + take], scratch)
                     pos += take
                     self._remaining -= take
                     if self._remaining == 0:
@@ -278,9 +283,16 @@ class Connection:
         if length == 0:
             self._frame_end()
 
-    def _payload(self, chunk):
+    def _payload(self, chunk, scratch):
         """Keep one piece of the current frame's payload, unmasked into a buffer of its own."""
-        if self._mask_key is not None:
+        # The whole message is in this chunk: its frame ends here, and nothing came before.
+        whole = self._fin and not self._parts and self._remaining == len(chunk)
+        if scratch and whole and self._opcode < OP_CLOSE:
+            # _message_end copies it into the message before receive_data returns.
+            if self._mask_key is not None:
+                mask_into(chunk, chunk, self._mask_key, self._phase)
+            piece = chunk
+        elif self._mask_key is not None:
             piece = masked(chunk, self._mask_key, self._phase)
             self._phase += len(chunk)
         else:
@@ -307,7 +319,6 @@ class Connection:
             # CPython's final decode validates a message that arrives whole (so it needs no
             # validator, whose creation costs as much as the rest of a small frame); pieces are
             # checked as they come so that an invalid byte fails the connection at once.
-            whole = self._fin and first and self._remaining == len(piece)
             if not (whole and _DECODE_VALIDATES):
                 validator = self._validator
                 if validator is None:

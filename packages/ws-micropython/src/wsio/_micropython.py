@@ -289,9 +289,11 @@ class _Feed:
 
     def send(self, _):
         data = self.pending
+        scratch = False
         if data:
             self.pending = None
         else:
+            scratch = True  # the shared read buffer: the core may unmask a message in place
             try:
                 n = self.sock.readinto(_read_buffer)
             except OSError:
@@ -301,7 +303,7 @@ class _Feed:
                 return None
             data = _read_view[:n] if n else b""
         try:
-            self.ws._received(data)
+            self.ws._received(data, scratch)
             self._settle()
         except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
             log_exception("error reading a connection", exc)

@@ -284,12 +284,14 @@ class WebSocket:
                 self._ended_event = asyncio.Event()
             await self._ended_event.wait()
 
-    def _received(self, data):
-        """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events."""
+    def _received(self, data, scratch=False):
+        """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events.
+
+        ``scratch``: ``data`` is a read buffer the core may unmask in place (``receive_data``)."""
         self._last_received = runtime.impl.monotonic()
         self._ping_sent_at = None
         if data:
-            self._conn.receive_data(data)
+            self._conn.receive_data(data, scratch)
         else:
             self._conn.receive_eof()
         self._handle_events()
