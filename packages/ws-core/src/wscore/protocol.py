@@ -12,9 +12,10 @@ and ``conn.receive_eof()`` when the peer's TCP stream ends. Feeding one byte at 
 exactly the events that feeding everything at once does.
 
 Payloads are unmasked straight out of the caller's chunk into the message's own buffer (one
-pass), text is validated as it arrives so an invalid byte closes with 1007 at once, and a frame
-whose length would take the message over ``max_size`` closes with 1009 before any of its payload
-is kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
+pass; in the chunk itself when the caller offers it as scratch and it holds the whole message),
+text is validated as it arrives so an invalid byte closes with 1007 at once, and a frame whose
+length would take the message over ``max_size`` closes with 1009 before any of its payload is
+kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
 then closes the transport.
 """
 
@@ -284,7 +285,8 @@ class Connection:
             self._frame_end()
 
     def _payload(self, chunk, scratch):
-        """Keep one piece of the current frame's payload, unmasked into a buffer of its own."""
+        """Keep one piece of the current frame's payload, unmasked into a buffer of its own
+        (or in place, when a scratch chunk holds the whole message)."""
         # The whole message is in this chunk: its frame ends here, and nothing came before.
         whole = self._fin and not self._parts and self._remaining == len(chunk)
         if scratch and whole and self._opcode < OP_CLOSE:
