@@ -7,8 +7,8 @@ gc.collect(), for the per-connection heap figure.
 """
 
 import argparse
-import gc
 
+from _heap import heap_reply
 from microdot import Microdot, Request
 from microdot.websocket import WebSocket, with_websocket
 
@@ -29,10 +29,7 @@ async def echo(request, ws):
 
 @app.route("/heap")
 async def heap(request):
-    if not hasattr(gc, "mem_alloc"):
-        return "no gc.mem_alloc on this interpreter", 404
-    gc.collect()
-    return str(gc.mem_alloc())
+    return heap_reply()
 
 
 if __name__ == "__main__":

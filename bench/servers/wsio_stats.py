@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gc
 
+from _heap import heap_reply
 from echo import make_app
 
 
@@ -41,10 +42,7 @@ def main():
 
     @app.route("/heap")
     async def heap(request):
-        if not hasattr(gc, "mem_alloc"):
-            return "no gc.mem_alloc on this interpreter", 404
-        gc.collect()
-        return str(gc.mem_alloc())
+        return heap_reply()
 
     app.run(host=args.host, port=args.port)
 
