@@ -5,7 +5,7 @@
 
 import time
 
-from wscore import _viper, mask
+from wscore import mask
 
 N = 1 << 20
 KEY = b"\x37\xfa\x21\x9d"
@@ -23,8 +23,7 @@ def rate(fn, repeat=10):
 
 view_src, view_dst = memoryview(src), memoryview(dst)
 cases = [
-    ("viper ptr8 byte loop", lambda: _viper._xor(dst, src, N, KEY, 0)),
-    ("viper ptr32, aligned", lambda: _viper._xor32(dst, src, N, KEY, 0)),
+    ("mask_into, aligned (words)", lambda: mask.mask_into(dst, src, KEY, 0)),
     ("mask_into, both at offset 1", lambda: mask.mask_into(view_dst[1 : N + 1], view_src[1 : N + 1], KEY, 1)),
     ("mask_into, offsets 1 and 2 (bytes)", lambda: mask.mask_into(view_dst[2 : N + 2], view_src[1 : N + 1], KEY, 1)),
     ("masked (new buffer)", lambda: mask.masked(view_src[:N], KEY, 0)),

@@ -157,21 +157,29 @@ def test_dfa_stays_rejected():
 def test_ascii_run_fast_path():
     for n in (0, 1, 7, 8, 9, 100, 4096):
         data = b"x" * n
-        assert utf8._ascii_run_plain(data, 0, n) == n
         assert utf8._ascii_run(data, 0, n) == n
         data = b"x" * n + b"\xc3\xa9" + b"y" * 5
         assert utf8._ascii_run(data, 0, len(data)) == n
         assert utf8._ascii_run(data, n + 2, len(data)) == len(data)
         assert utf8._ascii_run(data, 0, n) == n
-    if _viper is not None:
-        for data, start, end in ((b"", 0, 0), (b"abc\x80d", 0, 5), (b"abc\x80d", 4, 5), (b"\xff", 0, 1), (b"ab\x80", 1, 2)):
-            assert _viper.ascii_run(data, start, end) == utf8._ascii_run_plain(data, start, end)
-            assert _viper.ascii_run(bytearray(data), start, end) == utf8._ascii_run_plain(data, start, end)
 
 
-def test_micropython_uses_viper_ascii_run():
+def test_micropython_uses_the_viper_dfa():
     if support.ON_MICROPYTHON and _viper is not None:
-        assert utf8._ascii_run is _viper.ascii_run
+        assert utf8._dfa_feed is _viper.utf8_feed
+
+
+@support.skip_if(_viper is None, "no micropython.viper on this interpreter")
+def test_viper_dfa_matches_the_python_dfa_from_every_state():
+    random.seed(3629)
+    samples = [data for data in VALID] + [data for data, _ in INVALID] + TRUNCATED
+    for _ in range(3000):
+        samples.append(bytes([random.choice(INTERESTING) for _ in range(random.randrange(0, 9))]))
+    for data in samples:
+        for state in range(8):
+            expected = utf8._dfa_feed_plain(state, data, len(data))
+            assert _viper.utf8_feed(state, data, len(data)) == expected, (state, data)
+            assert _viper.utf8_feed(state, memoryview(bytearray(data))[1:], len(data) - 1 if data else 0) == utf8._dfa_feed_plain(state, data[1:], len(data[1:])), (state, data)
 
 
 INTERESTING = [

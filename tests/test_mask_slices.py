@@ -48,20 +48,3 @@ def test_portable_matches_reference_on_slices():
 @support.skip_if(_viper is None, "no micropython.viper on this interpreter")
 def test_viper_matches_reference_on_slices():
     check("viper", _viper.masked, _viper.mask_into)
-
-
-@support.skip_if(_viper is None, "no micropython.viper on this interpreter")
-def test_viper_word_loop_directly_for_every_head_length():
-    # _mask picks the word loop only for alike-aligned pairs of 16 bytes or more; call it
-    # directly so that it is exercised whatever the dispatch does.
-    for n in LENGTHS:
-        if n < _viper._WORDS_FROM:
-            continue
-        whole = pattern(n + 8)
-        for offset in range(4):
-            src = memoryview(whole)[offset : offset + n]
-            for phase in range(4):
-                out = bytearray(n + 8)
-                _viper._xor32(memoryview(out)[offset : offset + n], src, n, KEY, phase)
-                assert bytes(out[offset : offset + n]) == xor(src, KEY, phase), (n, offset, phase)
-                assert out[:offset] == bytearray(offset) and out[offset + n :] == bytearray(8 - offset)

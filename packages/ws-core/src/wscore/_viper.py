@@ -9,84 +9,99 @@ import sys
 import micropython
 
 
+# 1 on little-endian cores, where the key word is assembled with its first byte lowest.
+_LITTLE = 1 if sys.byteorder == "little" else 0
+
+
 @micropython.viper
-def _xor(dst: ptr8, src: ptr8, n: int, key: ptr8, phase: int):
+def mask_into(dst, src, key, phase: int):
+    """XOR ``src`` with ``key`` from ``phase`` into ``dst`` (see ``wscore.mask``), in one call.
+
+    A word at a time when both addresses are alike modulo 4 (some cores fault on unaligned
+    words) and the run is 16 bytes or more: byte by byte up to an aligned ``dst``, then words,
+    then the tail byte by byte.
+    """
+    n = int(len(src))
+    d = ptr8(dst)
+    s = ptr8(src)
+    k = ptr8(key)
     i = 0
+    if n >= 16 and int(_LITTLE) and ((int(d) - int(s)) & 3) == 0:
+        while (int(d) + i) & 3:
+            d[i] = s[i] ^ k[(i + phase) & 3]
+            i += 1
+        p = i + phase
+        word = k[p & 3] | (k[(p + 1) & 3] << 8) | (k[(p + 2) & 3] << 16) | (k[(p + 3) & 3] << 24)
+        d32 = ptr32(int(d) + i)
+        s32 = ptr32(int(s) + i)
+        words = (n - i) >> 2
+        j = 0
+        while j < words:
+            d32[j] = s32[j] ^ word
+            j += 1
+        i += words << 2
     while i < n:
-        dst[i] = src[i] ^ key[(i + phase) & 3]
+        d[i] = s[i] ^ k[(i + phase) & 3]
         i += 1
-
-
-@micropython.viper
-def _xor32(dst: ptr8, src: ptr8, n: int, key: ptr8, phase: int):
-    # Byte by byte up to a 4-aligned dst, then a word at a time (src is aligned too: the caller
-    # checked that both addresses are equal modulo 4), then the tail byte by byte. Little-endian
-    # only: the key word is assembled with its first byte lowest.
-    d = int(dst)
-    i = 0
-    while (d + i) & 3:
-        dst[i] = src[i] ^ key[(i + phase) & 3]
-        i += 1
-    p = i + phase
-    k = key[p & 3] | (key[(p + 1) & 3] << 8) | (key[(p + 2) & 3] << 16) | (key[(p + 3) & 3] << 24)
-    d32 = ptr32(d + i)
-    s32 = ptr32(int(src) + i)
-    words = (n - i) >> 2
-    j = 0
-    while j < words:
-        d32[j] = s32[j] ^ k
-        j += 1
-    i += words << 2
-    while i < n:
-        dst[i] = src[i] ^ key[(i + phase) & 3]
-        i += 1
-
-
-@micropython.viper
-def _address(buf: ptr8) -> int:
-    return int(buf)
-
-
-# Word access needs both buffers aligned alike (some cores fault on unaligned words); below this
-# size the byte loop is as fast.
-_WORDS_FROM = 16
-_LITTLE = sys.byteorder == "little"
-
-
-def _mask(dst, src, n, key, phase):
-    if _LITTLE and n >= _WORDS_FROM and (_address(dst) - _address(src)) & 3 == 0:
-        _xor32(dst, src, n, key, phase)
-    else:
-        _xor(dst, src, n, key, phase)
-
-
-def mask_into(dst, src, key, phase=0):
-    """XOR ``src`` with ``key`` from ``phase`` into ``dst`` (see ``wscore.mask``)."""
-    n = len(src)
-    if n == 0:
-        return
-    _mask(dst, src, n, key, phase)
 
 
 def masked(src, key, phase=0):
     """``src`` XOR ``key`` from ``phase`` as a new ``bytearray``."""
-    n = len(src)
-    out = bytearray(n)
-    if n:
-        _mask(out, src, n, key, phase)
+    out = bytearray(len(src))
+    mask_into(out, src, key, phase)
     return out
 
 
 @micropython.viper
-def _ascii_end(data: ptr8, start: int, end: int) -> int:
-    i = start
-    while i < end:
-        if data[i] & 0x80:
-            return i
+def utf8_feed(state: int, data: ptr8, n: int) -> int:
+    """``wscore.utf8._dfa_feed_plain`` as native code: the DFA state after ``data[:n]``, or -1.
+
+    The states are utf8.py's: 0 accepts; 1 to 3 are plain continuation bytes due; 4 to 7 are the
+    restricted second bytes after E0, ED, F0 and F4 (RFC 3629 section 4).
+    """
+    i = 0
+    while i < n:
+        b = data[i]
         i += 1
-    return end
-
-
-def ascii_run(data, start, end):
-    """Index of the first non-ASCII byte of ``data[start:end]``, or ``end``."""
-    return _ascii_end(data, start, end)
+        if state == 0:
+            if b < 0x80:
+                continue
+            if b < 0xC2:
+                return -1
+            if b < 0xE0:
+                state = 1
+            elif b == 0xE0:
+                state = 4
+            elif b == 0xED:
+                state = 5
+            elif b < 0xF0:
+                state = 2
+            elif b == 0xF0:
+                state = 6
+            elif b < 0xF4:
+                state = 3
+            elif b == 0xF4:
+                state = 7
+            else:
+                return -1
+        elif state <= 3:
+            if b < 0x80 or b > 0xBF:
+                return -1
+            state -= 1
+        elif state == 4:
+            if b < 0xA0 or b > 0xBF:
+                return -1
+            state = 1
+        elif state == 5:
+            if b < 0x80 or b > 0x9F:
+                return -1
+            state = 1
+        elif state == 6:
+            if b < 0x90 or b > 0xBF:
+                return -1
+            state = 2
+        else:
+            if b < 0x80 or b > 0x8F:
+                return -1
+            state = 2
+    return state

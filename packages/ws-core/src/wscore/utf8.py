@@ -6,8 +6,8 @@ bad byte arrives (close 1007), not at the end of the message.
 
 CPython's incremental ``utf-8`` decoder is strict and fails early, so it is used where present.
 MicroPython's ``bytes.decode`` accepts surrogates, overlongs and code points above U+10FFFF and
-has no incremental decoder, so there a table-driven DFA does the work: over ASCII runs it never
-runs a per-byte Python loop (``_ascii_run`` is accelerated with viper when the build has it).
+has no incremental decoder, so there a DFA does the work: as native code where the build has
+viper (``_viper.utf8_feed``), else in Python with no per-byte loop over ASCII runs.
 """
 
 try:
@@ -52,7 +52,7 @@ def _lead_state(byte):
     return _REJECT
 
 
-def _ascii_run_plain(data, start, end):
+def _ascii_run(data, start, end):
     """Index of the first non-ASCII byte of ``data[start:end]``, or ``end``."""
     i = start
     while i < end and data[i] < 0x80:
@@ -60,16 +60,8 @@ def _ascii_run_plain(data, start, end):
     return i
 
 
-_ascii_run = _ascii_run_plain
-try:
-    from ._viper import ascii_run as _ascii_run  # type: ignore
-except (ImportError, SyntaxError):  # CPython, or a MicroPython build without viper
-    pass
-
-
-def _dfa_feed(state, data):
-    """Run the DFA over ``data`` from ``state``; the resulting state, or _REJECT."""
-    n = len(data)
+def _dfa_feed_plain(state, data, n):
+    """Run the DFA over ``data[:n]`` from ``state``; the resulting state, or _REJECT."""
     i = 0
     while i < n:
         if state == _ACCEPT:
@@ -87,6 +79,13 @@ def _dfa_feed(state, data):
             state = due  # 0 means complete; 1 and 2 are plain continuation states
         i += 1
     return state
+
+
+_dfa_feed = _dfa_feed_plain
+try:
+    from ._viper import utf8_feed as _dfa_feed  # type: ignore
+except (ImportError, SyntaxError):  # CPython, or a MicroPython build without viper
+    pass
 
 
 class Utf8Validator:
@@ -111,7 +110,7 @@ class Utf8Validator:
             return True
         if self._state == _REJECT:
             return False
-        self._state = _dfa_feed(self._state, data)
+        self._state = _dfa_feed(self._state, data, len(data))
         return self._state != _REJECT
 
     def finish(self):
@@ -127,10 +126,12 @@ class Utf8Validator:
 
 def is_valid_utf8(data):
     """True when ``data`` (bytes-like) is complete, valid UTF-8."""
+    if _incremental_decoder is None:
+        return _dfa_feed(_ACCEPT, data, len(data)) == _ACCEPT
     validator = Utf8Validator()
     return validator.feed(data) and validator.finish()
 
 
 def dfa_is_valid_utf8(data):
-    """``is_valid_utf8`` through the portable DFA, even on CPython (for tests and benchmarks)."""
-    return _dfa_feed(_ACCEPT, data) == _ACCEPT
+    """``is_valid_utf8`` through the DFA (native code on viper builds), also on CPython (for tests)."""
+    return _dfa_feed(_ACCEPT, data, len(data)) == _ACCEPT
