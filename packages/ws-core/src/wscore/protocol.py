@@ -11,11 +11,13 @@ The I/O layer owns the socket and does three things with a ``Connection``:
 and ``conn.receive_eof()`` when the peer's TCP stream ends. Feeding one byte at a time yields
 exactly the events that feeding everything at once does.
 
-Payloads are unmasked straight out of the caller's chunk into the message's own buffer (one
-pass; in the chunk itself when the caller offers it as scratch and it holds the whole message),
-text is validated as it arrives so an invalid byte closes with 1007 at once, and a frame whose
-length would take the message over ``max_size`` closes with 1009 before any of its payload is
-kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
+A message that arrives as one frame wholly inside a chunk (most of them) takes a short path:
+it is unmasked and validated in one pass each and becomes the ``str`` or ``bytes`` the
+application gets (unmasked in the chunk itself when the caller offers it as scratch). Anything
+else, and every error, takes the general path: payloads are unmasked straight out of the chunk
+into buffers of their own, text is validated as it arrives so an invalid byte closes with 1007
+at once, and a frame whose length would take the message over ``max_size`` closes with 1009
+before any of its payload is kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
 then closes the transport.
 """
 
@@ -168,8 +170,8 @@ class Connection:
         """Parse ``data`` (bytes-like, any length); events and replies queue up.
 
         ``scratch=True`` says that ``data`` is a writable buffer the caller reuses (a read
-        buffer): a data message that arrives whole in it is unmasked in place, and the message
-        made from it is its only copy. Otherwise ``data`` is never written to.
+        buffer): a message that arrives whole in it is unmasked in place, and the ``str`` or
+        ``bytes`` made from it is its only copy. Otherwise ``data`` is never written to.
         """
         if self.state == CLOSED or self.pending_error is not None:
             return  # nothing after the close handshake or a protocol error means anything
@@ -180,13 +182,13 @@ class Connection:
             while pos < end and self.state != CLOSED:
                 if self._in_payload:
                     take = min(self._remaining, end - pos)
-                    self._payload(view[pos : pos + take], scratch)
+                    self._payload(view[pos : pos + take])
                     pos += take
                     self._remaining -= take
                     if self._remaining == 0:
                         self._frame_end()
                 else:
-                    pos = self._read_header(view, pos, end)
+                    pos = self._whole_message(view, pos, end, scratch) or self._read_header(view, pos, end)
         except ProtocolError as exc:
             self._protocol_error(exc)
         except MemoryError:
@@ -232,6 +234,56 @@ class Connection:
             self._outgoing.extend(buffers)
         else:
             self._outgoing = buffers
+
+    def _whole_message(self, view, pos, end, scratch):
+        """The short path: a message in one frame, wholly in ``view[pos:end]``, between messages.
+
+        Returns the position after the frame, or 0 to leave the frame to the general path
+        (``_read_header`` on), which also raises every error: this only accepts a valid frame.
+        """
+        if end - pos < 2 or self._header_length or self._message_opcode is not None:
+            return 0
+        first = view[pos]
+        if first != 0x81 and first != 0x82:  # FIN, no reserved bit, text or binary
+            return 0
+        second = view[pos + 1]
+        length = second & 0x7F
+        start = pos + 2
+        if length >= 126:
+            start = pos + (4 if length == 126 else 10)
+            if start > end:
+                return 0
+            length = int.from_bytes(bytes(view[pos + 2 : start]), "big")
+        if (second & 0x80) == 0:
+            key = None
+            if not self.client:
+                return 0
+        elif self.client:
+            return 0
+        else:
+            key = bytes(view[start : start + 4])
+            start += 4
+        stop = start + length
+        if stop > end or (self.max_size is not None and length > self.max_size):
+            return 0
+        if _COLLECT_FROM is not None and length >= _COLLECT_FROM:
+            return 0
+        payload = view[start:stop]
+        if key is not None:
+            if scratch:
+                mask_into(payload, payload, key, 0)
+            else:
+                payload = masked(payload, key, 0)
+        if first == 0x81:
+            if not _DECODE_VALIDATES and not is_valid_utf8(payload):
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            try:
+                self._emit(str(payload, "utf-8"))
+            except UnicodeError:
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+        else:
+            self._emit(payload if type(payload) is bytes else bytes(payload))
+        return stop
 
     def _read_header(self, view, pos, end):
         if self._header_length == 0:
@@ -284,17 +336,9 @@ class Connection:
         if length == 0:
             self._frame_end()
 
-    def _payload(self, chunk, scratch):
-        """Keep one piece of the current frame's payload, unmasked into a buffer of its own
-        (or in place, when a scratch chunk holds the whole message)."""
-        # The whole message is in this chunk: its frame ends here, and nothing came before.
-        whole = self._fin and not self._parts and self._remaining == len(chunk)
-        if scratch and whole and self._opcode < OP_CLOSE:
-            # _message_end copies it into the message before receive_data returns.
-            if self._mask_key is not None:
-                mask_into(chunk, chunk, self._mask_key, self._phase)
-            piece = chunk
-        elif self._mask_key is not None:
+    def _payload(self, chunk):
+        """Keep one piece of the current frame's payload, unmasked into a buffer of its own."""
+        if self._mask_key is not None:
             piece = masked(chunk, self._mask_key, self._phase)
             self._phase += len(chunk)
         else:
@@ -318,15 +362,12 @@ class Connection:
                 parts.append(bytearray(piece))
         self._message_size += len(piece)
         if self._message_opcode == OP_TEXT:
-            # CPython's final decode validates a message that arrives whole (so it needs no
-            # validator, whose creation costs as much as the rest of a small frame); pieces are
-            # checked as they come so that an invalid byte fails the connection at once.
-            if not (whole and _DECODE_VALIDATES):
-                validator = self._validator
-                if validator is None:
-                    validator = self._validator = Utf8Validator()
-                if not validator.feed(piece):
-                    raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            # Checked as the pieces come, so that an invalid byte fails the connection at once.
+            validator = self._validator
+            if validator is None:
+                validator = self._validator = Utf8Validator()
+            if not validator.feed(piece):
+                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
 
     def _frame_end(self):
         self._in_payload = False
@@ -342,8 +383,7 @@ class Connection:
         parts = self._parts
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         if self._message_opcode == OP_TEXT:
-            # No validator: the message had no payload, or arrived whole and decoding validates it.
-            validator = self._validator
+            validator = self._validator  # None when the message had no payload
             if validator is not None and not validator.finish():
                 raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
             try:
@@ -412,20 +452,22 @@ class Connection:
 
     def send_text(self, text, fragment_size=None):
         """Queue a text message (a ``str``), in frames of ``fragment_size`` bytes if given."""
-        self._check_can_send()
-        self._queue(encode_message(OP_TEXT, text.encode("utf-8"), self._mask_source, fragment_size))
+        self._send_data(OP_TEXT, text.encode("utf-8"), fragment_size)
 
     def send_binary(self, data, fragment_size=None):
         """Queue a binary message (any bytes-like object, used without a copy on the server)."""
-        self._check_can_send()
-        self._queue(encode_message(OP_BINARY, data, self._mask_source, fragment_size))
+        self._send_data(OP_BINARY, data, fragment_size)
 
     def send_message(self, message, fragment_size=None):
         """Queue ``message``: text for a ``str``, binary for anything bytes-like."""
         if isinstance(message, str):
-            self.send_text(message, fragment_size)
+            self._send_data(OP_TEXT, message.encode("utf-8"), fragment_size)
         else:
-            self.send_binary(message, fragment_size)
+            self._send_data(OP_BINARY, message, fragment_size)
+
+    def _send_data(self, opcode, payload, fragment_size):
+        self._check_can_send()
+        self._queue(encode_message(opcode, payload, self._mask_source, fragment_size))
 
     def send_ping(self, data=b""):
         """Queue a ping (payload of at most 125 bytes)."""
