@@ -55,6 +55,10 @@ class Options:
             setattr(self, name, value)
 
     def timer_tick(self):
-        """How often the timers of connections with these options need checking (seconds)."""
+        """How often the timers of connections with these options need checking (seconds).
+
+        An eighth of the shortest period (at most 1 s): a timer fires at most two ticks late,
+        one for the check and one because activity is noted at a tick, not at each read.
+        """
         periods = [t for t in (self.ping_interval, self.ping_timeout, self.idle_timeout, self.close_timeout) if t]
-        return min(1.0, max(0.02, min(periods) / 4)) if periods else None
+        return min(1.0, max(0.02, min(periods) / 8)) if periods else None

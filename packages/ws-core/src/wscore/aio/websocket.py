@@ -53,6 +53,7 @@ class WebSocket:
     _handler_cancelled = False  # cancelled once already: never again
     _receiving = False  # a task waits in receive() with nothing queued
     _ping_sent_at = None
+    _heard = False  # bytes came since the timers last looked (they note the time, not each read)
     _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
     _finished = False  # the connection is closed and every waiter was woken
     _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
@@ -288,8 +289,7 @@ class WebSocket:
         """Feed bytes from the peer (``b''`` at end of stream) to the core and act on the events.
 
         ``scratch``: ``data`` is a read buffer the core may unmask in place (``receive_data``)."""
-        self._last_received = runtime.impl.monotonic()
-        self._ping_sent_at = None
+        self._heard = True
         if data:
             self._conn.receive_data(data, scratch)
         else:
@@ -431,6 +431,10 @@ class WebSocket:
         options = self.options
         if self._conn.state == CLOSED:
             return
+        if self._heard:  # noted here rather than per read: a clock read per message costs on a board
+            self._heard = False
+            self._last_received = now
+            self._ping_sent_at = None
         silent = now - self._last_received
         if options.idle_timeout and silent > options.idle_timeout:
             self._fail_timer(CLOSE_GOING_AWAY, "idle timeout")
