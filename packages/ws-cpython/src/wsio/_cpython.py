@@ -180,6 +180,10 @@ class _Feeder(asyncio.Protocol):
         if not self.paused and self.on_closed is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
+    def wait_message(self):
+        """What ``receive()`` awaits when nothing is queued: the WebSocket's wakeup."""
+        return self.ws._wakeup.wait()
+
     def stop(self):
         """Report CLOSED (once); the WebSocket closes the transport."""
         if self.on_closed is not None:

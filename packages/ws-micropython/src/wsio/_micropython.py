@@ -7,6 +7,7 @@ idle connection's heap cost free of a read buffer.
 
 import asyncio
 import gc
+import select
 import socket
 import sys
 import time
@@ -273,10 +274,21 @@ def log(message):
 # resumption of that chain per message. ``_Feed`` is the coroutine of a task but no generator:
 # the scheduler calls its send() when the socket is readable, it reads into the shared buffer,
 # hands the bytes to the WebSocket and registers for the next read, like a transport callback.
+#
+# While a task waits in receive() with nothing queued, it takes the feed's place in the
+# scheduler's I/O queue and reads the socket itself (wait_message): a message then costs one
+# task switch, not two (the feed's, then the receiver's; each is a poll of every socket).
+
+
+def _suspend():
+    """Yield once: the task sleeps until the scheduler resumes it (an I/O event or a cancel)."""
+    yield
 
 
 class _Feed:
     """Reads a WebSocket's socket whenever the scheduler finds it readable, until CLOSED."""
+
+    receiver = None  # the task reading in the feed's place (wait_message), while it waits
 
     def __init__(self, ws, initial, on_closed):
         self.ws = ws
@@ -288,27 +300,7 @@ class _Feed:
     # The scheduler's side: a coroutine's send() and throw().
 
     def send(self, _):
-        data = self.pending
-        scratch = False
-        if data:
-            self.pending = None
-        else:
-            scratch = True  # the shared read buffer: the core may unmask a message in place
-            try:
-                n = self.sock.readinto(_read_buffer)
-            except OSError:
-                n = 0  # a reset, or any failure of the socket: the stream ended
-            if n is None:  # nothing to read after all (a TLS record not complete yet)
-                core._io_queue.queue_read(self.sock)
-                return None
-            data = _read_view[:n] if n else b""
-        try:
-            self.ws._received(data, scratch)
-            self._settle()
-        except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
-            log_exception("error reading a connection", exc)
-            self.ws._conn.abort()
-            self._report_closed()
+        self._pump()
         if self.task is None:
             raise StopIteration
         return None
@@ -321,6 +313,76 @@ class _Feed:
 
     # The WebSocket's side.
 
+    def _pump(self):
+        """Read once and hand the bytes to the WebSocket (in the feed's task or a receiver's)."""
+        data = self.pending
+        scratch = False
+        if data:
+            self.pending = None
+        else:
+            scratch = True  # the shared read buffer: the core may unmask a message in place
+            try:
+                n = self.sock.readinto(_read_buffer)
+            except OSError:
+                n = 0  # a reset, or any failure of the socket: the stream ended
+            if n is None:  # nothing to read after all (a TLS record not complete yet)
+                self._watch()
+                return
+            data = _read_view[:n] if n else b""
+        try:
+            self.ws._received(data, scratch)
+            self._settle()
+        except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
+            log_exception("error reading a connection", exc)
+            self.ws._conn.abort()
+            self._report_closed()
+
+    def _watch(self):
+        """Have the scheduler wake the feed's task when the socket is readable.
+
+        What ``core._io_queue.queue_read()`` does for the current task, done for the feed's,
+        which is not always the one running (see wait_message)."""
+        io = core._io_queue
+        entry = io.map.get(id(self.sock))
+        if entry is None:
+            io.map[id(self.sock)] = [self.task, None, self.sock]
+            io.poller.register(self.sock, select.POLLIN)
+        else:  # a task waits to write: wait for both
+            entry[0] = self.task
+            io.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
+        self.task.data = io
+
+    async def wait_message(self):
+        """What ``receive()`` awaits when nothing is queued: read in the caller's task if the
+        feed only waits for the socket, else wait for the WebSocket's wakeup."""
+        ws = self.ws
+        task = self.task
+        io = core._io_queue
+        entry = io.map.get(id(self.sock))
+        if task is None or entry is None or entry[0] is not task:
+            await ws._wakeup.wait()  # the feed is busy (a helper task) or done: it wakes us
+            return
+        me = core.cur_task
+        entry[0] = me
+        me.data = io
+        task.data = None
+        self.receiver = me
+        try:
+            await _suspend()
+        except BaseException:  # cancelled: the scheduler took us off the socket; hand it back
+            self.receiver = None
+            if self.task is not None:
+                self._watch()
+            raise
+        self.receiver = None
+        if self.task is not None:  # else the feed was stopped meanwhile (_report_closed woke us)
+            self._pump()
+        if ws._conn.state == CLOSED and ws._handler_task is me:
+            # The peer left and we are the handler: wait, as the feed would have had us wait, to
+            # be woken and cancelled by the WebSocket's end (it cannot cancel the running task).
+            ws._wakeup.clear()
+            await ws._wakeup.wait()
+
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""
         ws = self.ws
@@ -331,7 +393,7 @@ class _Feed:
         elif ws._conn.state == CLOSED:
             self._report_closed()
         else:
-            core._io_queue.queue_read(self.sock)
+            self._watch()
 
     async def _resume_after(self, replies, wait):
         if replies is not None:
@@ -347,6 +409,13 @@ class _Feed:
         if self.on_closed is not None:
             on_closed, self.on_closed = self.on_closed, None
             self.task = None
+            receiver = self.receiver
+            if receiver is not None and receiver is not core.cur_task:
+                # A task reads in the feed's place: take it off the socket (about to be
+                # closed) and wake it to see the end.
+                self.receiver = None
+                core._io_queue.remove(receiver)
+                core._task_queue.push(receiver)
             on_closed()
 
     def stop(self):

@@ -24,7 +24,9 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   ``ws._received(data)`` (``b''`` at end of stream) from the platform's own callbacks, write the
   replies the core queues, pause while ``ws._reading_waits_for()`` gives something to wait for,
   and call ``on_closed()`` once the core is CLOSED. Returns an object with ``stop()`` (stop
-  reading and report CLOSED, once) and ``async until_eof()`` (the peer's TCP stream ended).
+  reading and report CLOSED, once), ``async until_eof()`` (the peer's TCP stream ended) and
+  ``wait_message()``, what ``receive()`` awaits with nothing queued: ``ws._wakeup.wait()``, or
+  on MicroPython reading the socket in the receiving task itself (one task switch per message).
 """
 
 try:

@@ -109,7 +109,8 @@ class WebSocket:
             self._wakeup.clear()
             self._receiving = True
             try:
-                await self._wakeup.wait()
+                feed = self._feed
+                await (self._wakeup.wait() if feed is None else feed.wait_message())
             finally:
                 self._receiving = False
         if self._space is not None and len(self._messages) >= self.options.max_queue:
