@@ -264,3 +264,47 @@ async def test_concurrent_sends_from_client_tasks_arrive_whole_and_in_order():
             await asyncio.gather(*[sender(t) for t in range(tasks)])
             await support.wait_until(lambda: len(received) == tasks * count, timeout=10)
     check_sequences(received, tasks, count)
+
+
+async def test_a_receive_cancelled_while_waiting_leaves_the_connection_readable():
+    # On MicroPython the waiting task reads the socket in the feed's place: cancelled, it must
+    # hand the socket back, or nothing would read it again.
+    async def handler(request, ws):
+        async for message in ws:
+            await ws.send(message)
+
+    async with serving(app_with(handler)) as port:
+        ws = await connect("ws://127.0.0.1:%d/ws" % port).open()
+        try:
+            waiting = asyncio.create_task(ws.receive())
+            await support.wait_until(lambda: ws._receiving)
+            waiting.cancel()
+            with support.raises(asyncio.CancelledError):
+                await waiting
+            await ws.send("still there")
+            assert await asyncio.wait_for(ws.receive(), 5) == "still there"
+            # And again, through the socket handed back, with a concurrent receiver waiting.
+            first = asyncio.create_task(ws.receive())
+            second = asyncio.create_task(ws.receive())
+            await support.wait_until(lambda: ws._receiving)
+            await ws.send("one")
+            await ws.send("two")
+            assert sorted([await asyncio.wait_for(first, 5), await asyncio.wait_for(second, 5)]) == ["one", "two"]
+        finally:
+            await ws.close()
+
+
+async def test_a_receive_waiting_when_the_connection_is_dropped_raises():
+    # The keepalive drops a deaf server while a task waits in receive(): the task must wake.
+    async def deaf(reader, writer):
+        await accept_handshake(reader, writer)
+        await asyncio.Event().wait()  # reads nothing, answers nothing
+
+    async with fake_server(deaf) as port:
+        ws = await connect("ws://127.0.0.1:%d/" % port, ping_interval=0.2, ping_timeout=0.2, close_timeout=0.3).open()
+        try:
+            with support.raises(ConnectionClosedError) as caught:
+                await asyncio.wait_for(ws.receive(), 5)
+            assert caught.value.code == 1011
+        finally:
+            await ws.close()
