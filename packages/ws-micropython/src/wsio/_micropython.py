@@ -280,11 +280,6 @@ def log(message):
 # task switch, not two (the feed's, then the receiver's; each is a poll of every socket).
 
 
-def _suspend():
-    """Yield once: the task sleeps until the scheduler resumes it (an I/O event or a cancel)."""
-    yield
-
-
 class _Feed:
     """Reads a WebSocket's socket whenever the scheduler finds it readable, until CLOSED."""
 
@@ -352,15 +347,18 @@ class _Feed:
             io.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
         self.task.data = io
 
-    async def wait_message(self):
+    def wait_message(self):
         """What ``receive()`` awaits when nothing is queued: read in the caller's task if the
-        feed only waits for the socket, else wait for the WebSocket's wakeup."""
+        feed only waits for the socket, else wait for the WebSocket's wakeup.
+
+        A generator, as MicroPython's own awaitables are: one object fewer per message than a
+        coroutine suspending in another generator."""
         ws = self.ws
         task = self.task
         io = core._io_queue
         entry = io.map.get(id(self.sock))
         if task is None or entry is None or entry[0] is not task:
-            await ws._wakeup.wait()  # the feed is busy (a helper task) or done: it wakes us
+            yield from ws._wakeup.wait()  # the feed is busy (a helper task) or done: it wakes us
             return
         me = core.cur_task
         entry[0] = me
@@ -368,7 +366,7 @@ class _Feed:
         task.data = None
         self.receiver = me
         try:
-            await _suspend()
+            yield  # until the scheduler finds the socket readable (or a cancel)
         except BaseException:  # cancelled: the scheduler took us off the socket; hand it back
             self.receiver = None
             if self.task is not None:
@@ -381,7 +379,7 @@ class _Feed:
             # The peer left and we are the handler: wait, as the feed would have had us wait, to
             # be woken and cancelled by the WebSocket's end (it cannot cancel the running task).
             ws._wakeup.clear()
-            await ws._wakeup.wait()
+            yield from ws._wakeup.wait()
 
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""
