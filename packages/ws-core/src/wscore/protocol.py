@@ -17,8 +17,8 @@ application gets (unmasked in the chunk itself when the caller offers it as scra
 else, and every error, takes the general path: payloads are unmasked straight out of the chunk
 into buffers of their own, text is validated as it arrives so an invalid byte closes with 1007
 at once, and a frame whose length would take the message over ``max_size`` closes with 1009
-before any of its payload is kept. Any protocol violation sends the matching close frame and moves to CLOSED; the I/O layer
-then closes the transport.
+before any of its payload is kept. Any protocol violation sends the matching close frame and
+moves to CLOSED; the I/O layer then closes the transport.
 """
 
 import gc
