@@ -2,7 +2,7 @@
 
 import asyncio
 
-from wsio import App, connect, with_websocket
+from wsio import App, ConnectionClosedError, connect, with_websocket
 
 import support
 from wire import (
@@ -204,15 +204,33 @@ async def test_client_open_timeout_against_a_server_that_never_answers():
     assert requests and requests[0].startswith(b"GET / HTTP/1.1\r\n")
 
 
-async def test_client_keepalive_closes_a_server_that_never_answers_pings():
-    async def deaf(reader, writer):
-        await accept_handshake(reader, writer)
-        await asyncio.Event().wait()  # reads nothing, answers nothing
+async def deaf(reader, writer):
+    """A server that accepts the upgrade, then reads nothing and answers nothing."""
+    await accept_handshake(reader, writer)
+    await asyncio.Event().wait()
 
+
+def keepalive_client(port):
+    return connect("ws://127.0.0.1:%d/" % port, ping_interval=0.2, ping_timeout=0.2, close_timeout=0.3).open()
+
+
+async def test_client_keepalive_closes_a_server_that_never_answers_pings():
     async with fake_server(deaf) as port:
-        ws = await connect("ws://127.0.0.1:%d/" % port, ping_interval=0.2, ping_timeout=0.2, close_timeout=0.3).open()
+        ws = await keepalive_client(port)
         try:
             await support.wait_until(lambda: ws.closed, timeout=5)
             assert ws.close_code == 1011
+        finally:
+            await ws.close()
+
+
+async def test_a_client_waiting_in_receive_sees_the_keepalive_drop_the_connection():
+    # On MicroPython the waiting task reads in the feed's place: the drop must wake it.
+    async with fake_server(deaf) as port:
+        ws = await keepalive_client(port)
+        try:
+            with support.raises(ConnectionClosedError) as caught:
+                await asyncio.wait_for(ws.receive(), 5)
+            assert caught.value.code == 1011
         finally:
             await ws.close()
