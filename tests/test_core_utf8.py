@@ -176,10 +176,13 @@ def test_viper_dfa_matches_the_python_dfa_from_every_state():
     for _ in range(3000):
         samples.append(bytes([random.choice(INTERESTING) for _ in range(random.randrange(0, 9))]))
     for data in samples:
+        tail = data[1:]
         for state in range(8):
             expected = utf8._dfa_feed_plain(state, data, len(data))
             assert _viper.utf8_feed(state, data, len(data)) == expected, (state, data)
-            assert _viper.utf8_feed(state, memoryview(bytearray(data))[1:], len(data) - 1 if data else 0) == utf8._dfa_feed_plain(state, data[1:], len(data[1:])), (state, data)
+            # A view into a bytearray, as the parser passes.
+            expected = utf8._dfa_feed_plain(state, tail, len(tail))
+            assert _viper.utf8_feed(state, memoryview(bytearray(data))[1:], len(tail)) == expected, (state, data)
 
 
 INTERESTING = [

@@ -289,4 +289,3 @@ async def test_a_receive_cancelled_while_waiting_leaves_the_connection_readable(
             assert sorted([await asyncio.wait_for(first, 5), await asyncio.wait_for(second, 5)]) == ["one", "two"]
         finally:
             await ws.close()
-
