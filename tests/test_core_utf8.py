@@ -167,6 +167,8 @@ def test_ascii_run_fast_path():
 def test_micropython_uses_the_viper_dfa():
     if support.ON_MICROPYTHON and _viper is not None:
         assert utf8._dfa_feed is _viper.utf8_feed
+    if support.ON_MICROPYTHON:  # no incremental decoder there: the DFA alone checks a whole string
+        assert utf8.is_valid_utf8 is utf8.dfa_is_valid_utf8
 
 
 @support.skip_if(_viper is None, "no micropython.viper on this interpreter")

@@ -124,14 +124,16 @@ class Utf8Validator:
         return self._state == _ACCEPT
 
 
+def dfa_is_valid_utf8(data):
+    """``is_valid_utf8`` through the DFA (native code on viper builds), also on CPython (for tests)."""
+    return _dfa_feed(_ACCEPT, data, len(data)) == _ACCEPT
+
+
 def is_valid_utf8(data):
     """True when ``data`` (bytes-like) is complete, valid UTF-8."""
-    if _incremental_decoder is None:
-        return _dfa_feed(_ACCEPT, data, len(data)) == _ACCEPT
     validator = Utf8Validator()
     return validator.feed(data) and validator.finish()
 
 
-def dfa_is_valid_utf8(data):
-    """``is_valid_utf8`` through the DFA (native code on viper builds), also on CPython (for tests)."""
-    return _dfa_feed(_ACCEPT, data, len(data)) == _ACCEPT
+if _incremental_decoder is None:  # MicroPython: the DFA alone, without a validator object
+    is_valid_utf8 = dfa_is_valid_utf8  # noqa: F811
