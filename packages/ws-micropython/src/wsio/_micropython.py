@@ -384,7 +384,7 @@ class _Feed:
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""
         ws = self.ws
-        replies = ws._write_replies() if ws._conn.has_data_to_send else None
+        replies = ws._write_replies() if ws._conn.has_data_to_send() else None
         wait = ws._reading_waits_for()
         if replies is not None or wait is not None:
             asyncio.create_task(self._resume_after(replies, wait))
