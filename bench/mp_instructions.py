@@ -10,6 +10,10 @@ counters zeroed after a warm-up each time, and the difference of the two counts 
 difference of the messages is printed: user-space instructions per message, with the handshakes
 of both windows cancelled out. Kernel time (poll, recv, send) is not counted. Needs valgrind
 (callgrind_control on PATH); takes about a minute per server.
+
+The count over 50 connections moves by a few thousand instructions between runs (how many
+sockets each poll finds ready, when the collector runs); ``--connections 1`` moves by a few
+hundred, which is what comparing two versions of the code needs.
 """
 
 import argparse
@@ -27,13 +31,13 @@ import run  # bench/run.py: the same servers, MicroPython binary and microdot co
 WINDOWS = (3.0, 12.0)  # seconds of conc load; under valgrind a server echoes a few hundred msg/s
 
 
-def count(spec, seconds, workdir):
+def count(spec, seconds, workdir, heapsize="heapsize=64M", connections=50):
     """(messages, instructions) of one ``seconds`` window against a fresh server under callgrind."""
     port = run.free_port()
     out = Path(workdir) / ("cg-%s-%d.out" % (spec["name"], port))
     env = dict(os.environ, **spec["env"])
     # The micropython command is a console script of this venv's Python: run that Python.
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % out, sys.executable] + spec["argv"]
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % out, sys.executable] + [heapsize if a.startswith("heapsize=") else a for a in spec["argv"]]
     server = subprocess.Popen(["taskset", "-c", run.CPU_SERVER] + argv + ["--port", str(port)], cwd=str(run.ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -41,7 +45,7 @@ def count(spec, seconds, workdir):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("%s did not start under valgrind" % spec["name"])
             time.sleep(0.2)
-        loadgen = ["taskset", "-c", run.CPU_CLIENT, sys.executable, str(run.BENCH / "loadgen.py"), "conc", "--port", str(port), "--timeout", "60", "--no-busy-poll"]
+        loadgen = ["taskset", "-c", run.CPU_CLIENT, sys.executable, str(run.BENCH / "loadgen.py"), "conc", "--port", str(port), "--timeout", "60", "--no-busy-poll", "--connections", str(connections)]
         subprocess.run(loadgen + ["--warmup", "0.5", "--duration", "0.5"], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
         result = subprocess.run(loadgen + ["--warmup", "0", "--duration", str(seconds)], check=True, capture_output=True, text=True)
@@ -68,11 +72,13 @@ def _listening(port):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default="wsio-mp,microdot-mp", help="names from bench/run.py")
+    parser.add_argument("--heapsize", default="64M", help="-X heapsize of the servers (the benchmark's 64M by default)")
+    parser.add_argument("--connections", type=int, default=50, help="1 gives a steadier count to compare two versions of the code")
     args = parser.parse_args()
     specs = run.server_specs(run.micropython_binary(), run.microdot_for_micropython())
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.servers.split(","):
-            (m1, i1), (m2, i2) = (count(specs[name], seconds, workdir) for seconds in WINDOWS)
+            (m1, i1), (m2, i2) = (count(specs[name], seconds, workdir, "heapsize=" + args.heapsize, args.connections) for seconds in WINDOWS)
             print("%-12s %7.0f instructions per message (%d and %d messages)" % (name, (i2 - i1) / (m2 - m1), m1, m2))
 
 
