@@ -5,6 +5,9 @@ payload is written as it is, never copied into a joined buffer. Small payloads a
 their header instead: one write is cheaper than two for them.
 """
 
+# Builtins used per message, bound as globals for MicroPython's sake (see wscore.protocol).
+from builtins import bytes, len, memoryview
+
 import struct
 
 from .constants import MAX_CONTROL_PAYLOAD, OP_CONTINUATION, OP_CLOSE

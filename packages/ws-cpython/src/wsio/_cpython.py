@@ -182,7 +182,7 @@ class _Feeder(asyncio.Protocol):
 
     def wait_message(self):
         """What ``receive()`` awaits when nothing is queued: the WebSocket's wakeup."""
-        return self.ws._wakeup.wait()
+        return self.ws._next_wakeup()
 
     def stop(self):
         """Report CLOSED (once); the WebSocket closes the transport."""

@@ -5,6 +5,9 @@ reader yields, so the buffer is free by the time any other connection reads. Tha
 idle connection's heap cost free of a read buffer.
 """
 
+# Builtins used per message, bound as globals for MicroPython's sake (see wscore.protocol).
+from builtins import id, len
+
 import asyncio
 import gc
 import select
@@ -358,7 +361,7 @@ class _Feed:
         io = core._io_queue
         entry = io.map.get(id(self.sock))
         if task is None or entry is None or entry[0] is not task:
-            yield from ws._wakeup.wait()  # the feed is busy (a helper task) or done: it wakes us
+            yield from ws._next_wakeup()  # the feed is busy (a helper task) or done: it wakes us
             return
         me = core.cur_task
         entry[0] = me
@@ -378,8 +381,7 @@ class _Feed:
         if ws._conn.state == CLOSED and ws._handler_task is me:
             # The peer left and we are the handler: wait, as the feed would have had us wait, to
             # be woken and cancelled by the WebSocket's end (it cannot cancel the running task).
-            ws._wakeup.clear()
-            yield from ws._wakeup.wait()
+            yield from ws._next_wakeup()
 
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""

@@ -9,6 +9,9 @@ On the server the peer going away cancels the handler, so a handler blocked in `
 or anywhere else sees ``CancelledError``.
 """
 
+# Builtins used per message, bound as globals for MicroPython's sake (see wscore.protocol).
+from builtins import bytes, isinstance, len, str
+
 import asyncio
 
 try:
@@ -106,16 +109,23 @@ class WebSocket:
                 raise connection_closed(self._conn.close_code, self._conn.close_reason)
             if self._space is not None:
                 self._space.set()
-            self._wakeup.clear()
             self._receiving = True
             try:
                 feed = self._feed
-                await (self._wakeup.wait() if feed is None else feed.wait_message())
+                if feed is None:
+                    await self._next_wakeup()
+                else:
+                    await feed.wait_message()  # the feed's wait clears the wakeup if it uses it
             finally:
                 self._receiving = False
         if self._space is not None and len(self._messages) >= self.options.max_queue:
             self._space.set()
         return self._messages.pop(0)
+
+    def _next_wakeup(self):
+        """Wait for the next message or the end of the connection (wakeup cleared first)."""
+        self._wakeup.clear()
+        return self._wakeup.wait()
 
     def __aiter__(self) -> "WebSocket":
         return self
