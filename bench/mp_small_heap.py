@@ -1,7 +1,7 @@
 """Does examples/echo.py, precompiled with mpy-cross, serve in a given MicroPython heap?
 
     .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py \\
-        [--micropython PATH --mpy-cross PATH --march x86] [--heap 96K] [--runs 5]
+        [--micropython PATH --mpy-cross PATH --march x86 | --frozen] [--heap 176K] [--runs 5]
 
 The library (ws-core and ws-micropython) is compiled to .mpy files in a temporary directory,
 as a board gets it, and examples/echo.py runs from its source with ``-X heapsize=HEAP`` and
@@ -32,6 +32,7 @@ from cpython_support import compile_library, echo_round_trips  # noqa: E402  # t
 
 
 async def exchanges(port, args):
+    """The clients' echoes, the message over the limit (1009), and one more client."""
     await asyncio.gather(*(echo_round_trips(port, seed, args.size, 8) for seed in range(args.clients)))
     async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
         await ws.send(bytes(args.size + 1))
