@@ -12,7 +12,7 @@
 #
 #   MICROPYPATH=packages/ws-core/src:packages/ws-micropython/src:.frozen \
 #       bench/results/mp32/micropython -X heapsize=2M bench/mp_heap.py
-#   .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py --heap 112K --march x86 \
+#   .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py --heap 120K --march x86 \
 #       --micropython bench/results/mp32/micropython --mpy-cross bench/results/mp32/mpy-cross
 #   .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py --heap 64K --frozen \
 #       --micropython bench/results/mp32/micropython-frozen
