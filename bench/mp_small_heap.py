@@ -24,25 +24,9 @@ from pathlib import Path
 
 import run  # bench/run.py: the MicroPython binary of the benchmark
 
-from wsio import ConnectionClosed, connect
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from cpython_support import compile_library, echo_round_trips  # noqa: E402  # the same as the tests'
-
-
-async def exchanges(port, args):
-    """The clients' echoes, the message over the limit (1009), and one more client."""
-    await asyncio.gather(*(echo_round_trips(port, seed, args.size, 8) for seed in range(args.clients)))
-    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
-        await ws.send(bytes(args.size + 1))
-        try:
-            await ws.receive()
-            raise RuntimeError("a message over --max-size was echoed")
-        except ConnectionClosed as exc:
-            if exc.code != 1009:
-                raise RuntimeError("a message over --max-size closed with %s" % exc.code)
-    await echo_round_trips(port, 99, args.size, 2)
+from cpython_support import compile_library, small_heap_exchanges  # noqa: E402  # the same as the tests'
 
 
 async def one_run(args, library):
@@ -61,7 +45,7 @@ async def one_run(args, library):
                 if server.poll() is not None:
                     raise RuntimeError("the server exited")
                 await asyncio.sleep(0.05)
-        await asyncio.wait_for(exchanges(port, args), 60)  # a server out of heap may stop answering
+        await asyncio.wait_for(small_heap_exchanges(port, args.size, args.clients), 60)  # a server out of heap may stop answering
         if server.poll() is not None:
             raise RuntimeError("the server exited")
         return None

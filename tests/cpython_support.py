@@ -7,6 +7,7 @@
         ...                                             # stopped (SIGTERM, then SIGKILL) on exit
 """
 
+import asyncio
 import os
 import platform
 import random
@@ -83,6 +84,24 @@ async def echo_round_trips(port, seed, limit, rounds):
             text = "é✓a"[rnd.randrange(3)] * (size // 3)
             await ws.send(text)
             assert await ws.receive() == text
+
+
+async def small_heap_exchanges(port, limit, clients):
+    """What examples/echo.py must still do in a small heap with ``--max-size limit``: `clients`
+    clients at once echo up to `limit` bytes, a message one byte over is closed with 1009, and
+    one more client is served after. AssertionError (or the client's error) when it does not."""
+    from wsio import ConnectionClosed, connect
+
+    await asyncio.gather(*(echo_round_trips(port, seed, limit, 8) for seed in range(clients)))
+    async with connect("ws://127.0.0.1:%d/echo" % port, max_size=None) as ws:
+        await ws.send(bytes(limit + 1))
+        try:
+            await ws.receive()
+        except ConnectionClosed as exc:
+            assert exc.code == 1009, exc.code
+        else:
+            raise AssertionError("a message over the limit was echoed")
+    await echo_round_trips(port, 99, limit, 2)
 
 
 def micropython_env(*path):
