@@ -13,7 +13,7 @@ from wsio import (
 )
 
 import support
-from wire import accept_handshake, fake_server, read_request_head, serving
+from wire import accept_for, accept_handshake, fake_server, read_request_head, serving
 
 
 async def test_connection_refused_is_oserror():
@@ -145,3 +145,35 @@ async def test_bad_uri_is_value_error():
     for uri in ("http://127.0.0.1/", "ws://", "ws://host:0/", "ws://user@host/", "ws://host/#frag"):
         with support.raises(ValueError):
             await connect(uri).open()
+
+
+async def test_responses_without_a_body_fail_at_once_and_interim_ones_are_skipped():
+    # A 204 or 304 has no body and a chunked one is not read: each fails the handshake as it
+    # arrives, while the server keeps the connection open (not after open_timeout). An interim
+    # 100 Continue is passed over for the 101 that follows it.
+    answers = {
+        "/204": b"HTTP/1.1 204 No Content\r\n\r\n",
+        "/304": b"HTTP/1.1 304 Not Modified\r\n\r\n",
+        "/chunked": b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nno no\r\n",
+    }
+
+    async def answer(reader, writer):
+        request = await read_request_head(reader)
+        path = request[""].split(" ")[1]
+        if path == "/continue":
+            accept = accept_for(request["sec-websocket-key"])
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+            writer.write(b"\x81\x02hi")
+        else:
+            writer.write(answers[path])
+        await writer.drain()
+        await reader.read(100)  # held open until the client leaves
+
+    async with fake_server(answer) as port:
+        for path, status in (("/204", 204), ("/304", 304), ("/chunked", 403)):
+            with support.raises(InvalidStatus) as caught:
+                await connect("ws://127.0.0.1:%d%s" % (port, path), open_timeout=5).open()
+            assert caught.value.status == status, path
+        async with connect("ws://127.0.0.1:%d/continue" % port, open_timeout=5, close_timeout=0.5) as ws:
+            assert await ws.receive() == "hi"

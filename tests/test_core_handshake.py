@@ -72,6 +72,8 @@ def test_method_must_be_get():
 def test_version_must_be_http_1_1():
     for version in ("HTTP/1.0", "HTTP/2", "HTTP/0.9"):
         check_fails(make_request(first="GET /chat %s" % version), 400)
+    # "HTTP/1.1 or higher" (RFC 6455 section 4.2.1): a later 1.x is read as 1.1.
+    assert handshake.check_request(make_request(first="GET /chat HTTP/1.2")) == (RFC_KEY, None)
 
 
 def test_missing_upgrade_is_426_with_version_header():
@@ -117,14 +119,17 @@ def test_token_lists_and_case_insensitivity():
 
 
 def test_host_is_required():
-    check_fails(make_request([("Host", None)]), 400)
+    with support.raises(HandshakeError) as info:
+        make_request([("Host", None)])  # any HTTP/1.1 request: parse_request refuses it
+    assert info.value.status == 400
     check_fails(make_request([("Host", "")]), 400)
 
 
 def test_version_must_be_13():
     for value in ("8", "12", "14", "13, 8", None):
         err = check_fails(make_request([("Sec-WebSocket-Version", value)]), 426)
-        assert err.headers == [("Sec-WebSocket-Version", "13")]
+        # A 426 names the protocol to upgrade to (RFC 9110 section 15.5.22), and the version.
+        assert err.headers == [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")]
 
 
 def test_key_must_be_16_bytes_of_base64():
@@ -160,6 +165,14 @@ def test_subprotocol_choice_follows_server_preference():
     # Offered over two fields.
     split = make_request(extra=[("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "superchat")])
     assert handshake.check_request(split, ["superchat"]) == (RFC_KEY, "superchat")
+
+
+def test_subprotocols_are_compared_exactly():
+    # The answer must be one of the values the client sent (RFC 6455 section 4.1): a browser
+    # offering "CHAT" fails the connection if the server answers "chat".
+    offered = make_request(extra=[("Sec-WebSocket-Protocol", "CHAT, Super.Chat")])
+    assert handshake.check_request(offered, ["chat", "super.chat"]) == (RFC_KEY, None)
+    assert handshake.check_request(offered, ["chat", "Super.Chat"]) == (RFC_KEY, "Super.Chat")
     # Nothing offered.
     assert handshake.check_request(make_request(), ["chat"]) == (RFC_KEY, None)
 
@@ -386,6 +399,12 @@ def test_parse_uri():
         ("ws://[::1]/", (False, "::1", 80, "/")),
         ("wss://[::1]", (True, "::1", 443, "/")),
         ("ws://[2001:db8::7]:65535/x", (False, "2001:db8::7", 65535, "/x")),
+        # Schemes are case-insensitive (RFC 3986 section 3.1).
+        ("WS://example.com/", (False, "example.com", 80, "/")),
+        ("Wss://example.com/", (True, "example.com", 443, "/")),
+        # What may not appear raw in a request target is percent-encoded, a CR or LF included.
+        ("ws://h/a b?c=\u00e4", (False, "h", 80, "/a%20b?c=%C3%A4")),
+        ("ws://h/x HTTP/1.1\r\nX-Smuggled: 1", (False, "h", 80, "/x%20HTTP/1.1%0D%0AX-Smuggled:%201")),
     ]
     for uri, expected in cases:
         assert handshake.parse_uri(uri) == expected, uri
@@ -396,7 +415,7 @@ def test_parse_uri_errors():
         "http://example.com/",
         "https://example.com/",
         "example.com",
-        "WS://example.com/",
+        "ws:/example.com/",
         "ws://",
         "ws:///path",
         "ws://:80/",
@@ -406,6 +425,11 @@ def test_parse_uri_errors():
         "ws://example.com:/",
         "ws://example.com:0/",
         "ws://example.com:65536/",
+        "ws://example.com:+80/",
+        "ws://example.com: 80/",
+        "ws://example.com:\u0663/",
+        "ws://::1/",
+        "ws://a:1:2/",
         "ws://[::1/",
         "ws://[::1]x/",
         "ws://[]/",
@@ -439,3 +463,14 @@ def test_origin_allowed_star_and_lists():
     assert not origin_allowed(None, "x", ["https://good.example"])
     assert origin_allowed(None, "x", ["https://good.example", None])
     assert not origin_allowed("https://evil.example", "x", ["https://good.example", None])
+
+
+def test_client_request_headers_cannot_carry_line_breaks():
+    for headers in ({"X-Token": "a\r\nX-Injected: 1"}, {"X-Token": "a\nb"}, {"X-Token": "a\x00"}, [("Bad Name", "v")], [("X:Y", "v")]):
+        with support.raises(ValueError):
+            handshake.ClientHandshake("example.com", 80, headers=headers)
+    for kwargs in ({"origin": "http://a\r\nX: 1"}, {"subprotocols": ["chat", "a b"]}, {"subprotocols": ["x\r\ny"]}):
+        with support.raises(ValueError):
+            handshake.ClientHandshake("example.com", 80, **kwargs)
+    request = handshake.ClientHandshake("example.com", 80, headers={"X-Token": "a\tb"}).request
+    assert b"\r\nX-Token: a\tb\r\n" in request

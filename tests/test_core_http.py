@@ -166,9 +166,9 @@ def test_parse_request():
     assert request.version == "HTTP/1.1"
     assert request.headers.get("host") == "server.example.com"
     assert len(request.headers) == 5
-    request = http.parse_request(b"GET / HTTP/1.1")
+    request = http.parse_request(b"GET / HTTP/1.0")
     assert request.path == "/" and request.query_string == "" and len(request.headers) == 0
-    request = http.parse_request(b"GET /a?b?c HTTP/1.1\r\nX:  spaced value  \r\nEmpty:")
+    request = http.parse_request(b"GET /a?b?c HTTP/1.1\r\nHost: h\r\nX:  spaced value  \r\nEmpty:")
     assert request.path == "/a" and request.query_string == "b?c"
     assert request.headers.get("X") == "spaced value"
     assert request.headers.get("Empty") == ""
@@ -190,8 +190,76 @@ def test_malformed_request_line_is_400():
 
 
 def test_malformed_header_line_is_400():
-    for line in (b"NoColon", b": no name", b" Folded: x", b"\tTab: x", b"Name : v", b"Name\t: v"):
+    for line in (b"NoColon", b": no name", b" Folded: x", b"\tTab: x", b"Name : v", b"Name\t: v", b"Bad Name: v", b"Na\x01me: v", b"N\xc3\xa4me: v", b"(x): v"):
         raises_status(400, lambda: http.parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n" + line))
+
+
+def test_blank_lines_before_the_request_line_are_ignored():
+    # RFC 9112 section 2.2: a server should ignore at least one CRLF before the request line.
+    for chunks in ([b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"], [b"\r\n", b"\r\n", b"GET / HTTP/1.1\r\nHost: h\r\n\r\nrest"]):
+        reader = http.HeadReader()
+        done = [reader.feed(chunk) for chunk in chunks]
+        assert done[-1] and not any(done[:-1])
+        assert http.parse_request(reader.head).headers.get("Host") == "h"
+    assert reader.rest == b"rest"
+
+
+def test_nul_and_bare_cr_or_lf_in_a_head_are_400():
+    # RFC 9110 section 5.5: a recipient must reject them (or replace them); kept, a value with a
+    # bare LF could pass for two header lines further on.
+    for line in (b"X-A: a\x00b", b"X-A: a\rb", b"X-A: a\nInjected: 1", b"X-A: a\r"):
+        raises_status(400, lambda: http.parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n" + line))
+        raises_status(400, lambda: http.parse_response(b"HTTP/1.1 101 Switching Protocols\r\n" + line))
+    raises_status(400, lambda: http.parse_request(b"GET /a\rb HTTP/1.1\r\nHost: x"))
+    # Other bytes of a value are kept as they are.
+    assert http.parse_request(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb \xc3\xa4").headers.get("X-A") == "a\tb \u00e4"
+
+
+def test_http11_request_needs_exactly_one_host():
+    # RFC 9112 section 3.2; HTTP/1.0 requests may go without.
+    for head in (b"GET / HTTP/1.1", b"GET / HTTP/1.1\r\nHost: a\r\nHost: a", b"GET / HTTP/1.1\r\nHost: a\r\nhost: b"):
+        raises_status(400, lambda: http.parse_request(head))
+    assert http.parse_request(b"GET / HTTP/1.1\r\nhOsT: a").headers.get("Host") == "a"
+    assert http.parse_request(b"GET / HTTP/1.0").headers.get("Host") is None
+
+
+def test_request_targets():
+    def path_and_query(target):
+        request = http.parse_request(b"GET " + target + b" HTTP/1.1\r\nHost: h")
+        return request.path, request.query_string
+
+    # The absolute form is accepted (RFC 9112 section 3.2.2).
+    assert path_and_query(b"/a/b?c=1") == ("/a/b", "c=1")
+    assert path_and_query(b"http://h:80/a/b?c=1") == ("/a/b", "c=1")
+    assert path_and_query(b"ws://h") == ("/", "")
+    assert path_and_query(b"http://h?q") == ("/", "q")
+    for target in (b"echo", b"a/b", b"*"):
+        raises_status(400, lambda: path_and_query(target))
+    assert http.parse_request(b"OPTIONS * HTTP/1.1\r\nHost: h").target == "*"
+
+
+def test_methods_must_be_tokens():
+    raises_status(400, lambda: http.parse_request(b"G(T / HTTP/1.1\r\nHost: h"))
+    assert http.parse_request(b"M-SEARCH / HTTP/1.1\r\nHost: h").method == "M-SEARCH"
+
+
+def test_is_decimal_takes_ascii_digits_only():
+    assert http.is_decimal("0") and http.is_decimal("1234567890")
+    for text in ("", "-1", "+1", " 1", "1.0", "\u00b2", "\u0663", "1\u0663"):
+        assert not http.is_decimal(text), text
+
+
+def test_is_token():
+    assert http.is_token("Sec-WebSocket-Key") and http.is_token("x!#$%&'*+-.^_`|~9")
+    for text in ("", "a b", "a:b", "a/b", "\u00e4", "a\x7f", "a\"b", "{x}"):
+        assert not http.is_token(text), text
+
+
+def test_is_http11():
+    for version in ("HTTP/1.1", "HTTP/1.2", "HTTP/1.9"):
+        assert http.is_http11(version)
+    for version in ("HTTP/1.0", "HTTP/2.0", "HTTP/1.10", "HTTP/1.x", "http/1.1", "HTTP/1."):
+        assert not http.is_http11(version)
 
 
 def test_parse_response():

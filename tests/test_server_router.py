@@ -4,7 +4,7 @@ import json
 
 from wsio import App
 
-from wire import http_get, serving
+from wire import http_exchange, http_get, serving
 
 
 def make_app():
@@ -108,13 +108,15 @@ async def test_unknown_path_is_404():
             assert b"not found" in body
 
 
-async def test_wrong_method_is_405():
+async def test_wrong_method_is_405_with_allow():
     async with serving(make_app()) as port:
-        status, _, body = await http_get(port, "/text", method="POST", body=b"x")
+        status, headers, body = await http_get(port, "/text", method="POST", body=b"x")
         assert status == 405
         assert b"method not allowed" in body
-        status, _, body = await http_get(port, "/post-only")
+        assert headers["allow"] == "GET, HEAD"  # a 405 must list them (RFC 9110 section 15.5.6)
+        status, headers, body = await http_get(port, "/post-only")
         assert status == 405
+        assert headers["allow"] == "POST"
         status, _, body = await http_get(port, "/post-only", method="POST", body=b"data")
         assert (status, body) == (200, b"posted data")
 
@@ -131,3 +133,42 @@ async def test_handler_error_is_500_and_server_keeps_serving():
         assert status == 500
         status, _, body = await http_get(port, "/text")
         assert (status, body) == (200, b"plain text")
+
+
+async def test_head_gets_the_head_of_get_without_its_body():
+    # RFC 9110 section 9.3.2: no content in answer to HEAD, the fields as for GET.
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/text", method="HEAD")
+        assert (status, headers["content-length"], body) == (200, str(len("plain text")), b"")
+        for target, expected in (("/nope", 404), ("/post-only", 405)):
+            status, _, body = await http_get(port, target, method="HEAD")
+            assert (status, body) == (expected, b""), target
+
+
+async def test_transfer_encoding_is_501_and_the_connection_closes():
+    # No transfer coding is implemented: framing by Content-Length instead would let a request
+    # be smuggled behind a proxy that reads the chunks (RFC 9112 section 6.3).
+    async with serving(make_app()) as port:
+        for fields in (b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"):
+            request = b"POST /post-only HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n5\r\nhello\r\n0\r\n\r\n"
+            status, headers, body = await http_exchange(port, request)
+            assert (status, headers["connection"]) == (501, "close")
+            assert b"Transfer-Encoding" in body
+
+
+async def test_content_length_takes_ascii_digits_only():
+    async with serving(make_app()) as port:
+        for value in ("\u00b2", "\u0663", "-1", "1 1"):
+            request = ("POST /post-only HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\nabc" % value).encode("utf-8")
+            status, _, body = await http_exchange(port, request)
+            assert status == 400 and b"Content-Length" in body, value
+        # The server answered each of them and goes on.
+        status, _, body = await http_get(port, "/post-only", method="POST", body=b"ok")
+        assert (status, body) == (200, b"posted ok")
+
+
+async def test_host_is_required_once():
+    async with serving(make_app()) as port:
+        for hosts in (b"", b"Host: h\r\nHost: h\r\n"):
+            status, _, body = await http_exchange(port, b"GET /text HTTP/1.1\r\n" + hosts + b"\r\n")
+            assert status == 400 and b"Host" in body, hosts

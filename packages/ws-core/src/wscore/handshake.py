@@ -13,9 +13,10 @@ from .errors import (
     InvalidSubprotocol,
     InvalidUpgrade,
 )
-from .http import header_tokens, response_head
+from .http import header_tokens, is_decimal, is_http11, is_token, response_head
 
-_VERSION_HEADERS = [("Sec-WebSocket-Version", "13")]
+# What a 426 carries: the protocol to upgrade to (RFC 9110 section 15.5.22) and its version.
+_UPGRADE_REQUIRED = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")]
 
 
 def accept_key(key):
@@ -44,15 +45,11 @@ def check_request(request, subprotocols=None):
     headers = request.headers
     if request.method != "GET":
         raise HandshakeError("WebSocket upgrade needs GET, not %s" % request.method, 405, [("Allow", "GET")])
-    if request.version != "HTTP/1.1":
+    if not is_http11(request.version):
         raise HandshakeError("WebSocket upgrade needs HTTP/1.1, not %s" % request.version, 400)
     upgrade = headers.get("Upgrade")
     if upgrade is None:
-        raise HandshakeError(
-            "this resource speaks WebSocket only: send an Upgrade: websocket request",
-            426,
-            [("Upgrade", "websocket"), ("Connection", "Upgrade")] + _VERSION_HEADERS,
-        )
+        raise HandshakeError("this resource speaks WebSocket only: send an Upgrade: websocket request", 426, list(_UPGRADE_REQUIRED))
     if "websocket" not in header_tokens(upgrade):
         raise HandshakeError("Upgrade header must be 'websocket', not %r" % upgrade, 400)
     if "upgrade" not in header_tokens(headers.get("Connection")):
@@ -61,7 +58,7 @@ def check_request(request, subprotocols=None):
         raise HandshakeError("missing Host header", 400)
     version = headers.get("Sec-WebSocket-Version")
     if version != "13":
-        raise HandshakeError("unsupported Sec-WebSocket-Version %r: only 13 is supported" % version, 426, list(_VERSION_HEADERS))
+        raise HandshakeError("unsupported Sec-WebSocket-Version %r: only 13 is supported" % version, 426, list(_UPGRADE_REQUIRED))
     key = headers.get("Sec-WebSocket-Key")
     if key is None:
         raise HandshakeError("missing Sec-WebSocket-Key header", 400)
@@ -69,9 +66,10 @@ def check_request(request, subprotocols=None):
         raise HandshakeError("Sec-WebSocket-Key must be 16 bytes in base64", 400)
     chosen = None
     if subprotocols:
-        offered = header_tokens(headers.get("Sec-WebSocket-Protocol"))
+        # Compared exactly: the client must get back one of the values it sent (RFC 6455 4.1).
+        offered = [t.strip() for t in (headers.get("Sec-WebSocket-Protocol") or "").split(",")]
         for name in subprotocols:
-            if name.lower() in offered:
+            if name in offered:
                 chosen = name
                 break
     return key, chosen
@@ -123,11 +121,28 @@ def reject_response(status, reason, headers=()):
     return response_head(status, all_headers) + body
 
 
+def _quote_resource(resource):
+    """``resource`` with every byte outside visible ASCII percent-encoded: a request target has
+    no spaces, controls or raw non-ASCII (RFC 3986), and a CR or LF would start a header line."""
+    raw = resource.encode("utf-8")
+    for byte in raw:
+        if not 0x21 <= byte <= 0x7E:
+            break
+    else:
+        return resource
+    return "".join(chr(b) if 0x21 <= b <= 0x7E else "%%%02X" % b for b in raw)
+
+
 def parse_uri(uri):
-    """Split a ``ws://`` or ``wss://`` URI into ``(secure, host, port, resource)``."""
-    if uri.startswith("ws://"):
+    """Split a ``ws://`` or ``wss://`` URI into ``(secure, host, port, resource)``.
+
+    The scheme is case-insensitive; the resource comes percent-encoded where it needs to be.
+    Raises ``ValueError`` for anything else.
+    """
+    scheme = uri[:6].lower()
+    if scheme.startswith("ws://"):
         secure, rest = False, uri[5:]
-    elif uri.startswith("wss://"):
+    elif scheme == "wss://":
         secure, rest = True, uri[6:]
     else:
         raise ValueError("not a WebSocket URI (ws:// or wss://): %r" % uri)
@@ -149,17 +164,32 @@ def parse_uri(uri):
             raise ValueError("malformed IPv6 address in WebSocket URI: %r" % uri)
         host = authority[1:close]
         if after:
-            port = int(after[1:])
+            port = _port(after[1:], uri)
+    elif authority.count(":") > 1:
+        raise ValueError("an IPv6 address in a URI goes in brackets ([::1]): %r" % uri)
     elif ":" in authority:
-        host, port_text = authority.rsplit(":", 1)
-        port = int(port_text)
+        host, port_text = authority.split(":")
+        port = _port(port_text, uri)
     else:
         host = authority
     if not host:
         raise ValueError("WebSocket URI without a host: %r" % uri)
     if not 0 < port < 65536:
         raise ValueError("port out of range in WebSocket URI: %r" % uri)
-    return secure, host, port, resource
+    return secure, host, port, _quote_resource(resource)
+
+
+def _port(text, uri):
+    if not is_decimal(text):
+        raise ValueError("malformed port in WebSocket URI: %r" % uri)
+    return int(text)
+
+
+def _check_field(name, value):
+    """Refuse a request header that would not be one: a name that is no token, a value with
+    CR, LF or NUL (it would end the line and start another, RFC 9110 section 5.5)."""
+    if not is_token(name) or "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError("invalid request header %r: %r" % (name, value))
 
 
 class ClientHandshake:
@@ -178,11 +208,17 @@ class ClientHandshake:
             ("Sec-WebSocket-Key", self.key),
             ("Sec-WebSocket-Version", "13"),
         ]
+        for name in self.subprotocols:
+            if not is_token(name):
+                raise ValueError("a subprotocol name is a token (RFC 6455 section 4.1), not %r" % name)
         if self.subprotocols:
             fields.append(("Sec-WebSocket-Protocol", ", ".join(self.subprotocols)))
         if origin:
             fields.append(("Origin", origin))
-        fields.extend(headers.items() if isinstance(headers, dict) else headers)
+        extra = list(headers.items() if isinstance(headers, dict) else headers)
+        for name, value in [("Origin", origin or "")] + extra:
+            _check_field(name, value)
+        fields.extend(extra)
         lines = ["GET %s HTTP/1.1" % resource] + ["%s: %s" % f for f in fields] + ["", ""]
         self.request = "\r\n".join(lines).encode("utf-8")
 

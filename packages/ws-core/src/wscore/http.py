@@ -24,6 +24,7 @@ STATUS_PHRASES = {
     426: "Upgrade Required",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
@@ -101,6 +102,33 @@ class Headers:
         return "Headers(%r)" % (self._pairs(),)
 
 
+# The characters of a token (RFC 9110 section 5.6.2): header names, methods.
+_TCHAR = bytearray(256)
+for _c in b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
+    _TCHAR[_c] = 1
+
+
+def is_token(text):
+    """True when ``text`` is a non-empty RFC 9110 token."""
+    if not text:
+        return False
+    for byte in text.encode("utf-8"):  # bytes: iterating a str makes a string per character
+        if not _TCHAR[byte]:
+            return False
+    return True
+
+
+def is_decimal(text):
+    """True when ``text`` is one or more ASCII digits (``str.isdigit`` also takes "²" and "٣")."""
+    return text.isdigit() and len(text.encode("utf-8")) == len(text)
+
+
+def has_control_breaks(text):
+    """True when ``text`` holds NUL, or CR or LF other than as CRLF (RFC 9110 section 5.5)."""
+    crlf = text.count("\r\n")
+    return "\x00" in text or text.count("\r") != crlf or text.count("\n") != crlf
+
+
 def header_tokens(value):
     """The comma-separated tokens of a header value, stripped and lower-cased."""
     if not value:
@@ -127,6 +155,8 @@ class HeadReader:
     def feed(self, data):
         """Add ``data``; True when the head is complete."""
         buf = self._buf
+        if not buf and data and data[0] in (10, 13):
+            data = bytes(data).lstrip(b"\r\n")  # blank lines before a request line are ignored (RFC 9112 2.2)
         old = len(buf)
         searched = max(0, old - 3)
         buf.extend(data)
@@ -167,7 +197,7 @@ def _parse_fields(text):
     block = text.partition("\r\n")[2]
     for line in block.split("\r\n") if block else ():
         colon = line.find(":")
-        if colon <= 0 or line[0] in " \t" or line[colon - 1] in " \t":
+        if colon <= 0 or not is_token(line[:colon]):
             raise HandshakeError("malformed header line", 400)
     return Headers._from_block(block)
 
@@ -177,32 +207,58 @@ def _decode_head(head):
         text = str(head, "utf-8")
     except UnicodeError:
         raise HandshakeError("request head is not valid UTF-8", 400)
+    if has_control_breaks(text):
+        raise HandshakeError("NUL, or CR or LF outside a line end, in the head", 400)
     return text
 
 
+def is_http11(version):
+    """True for ``HTTP/1.1`` and later 1.x versions (read as 1.1, RFC 9110 section 2.5)."""
+    return len(version) == 8 and version.startswith("HTTP/1.") and "1" <= version[7] <= "9"
+
+
 class RequestHead:
-    """A parsed request head: ``method``, ``target``, ``version``, ``headers``, ``path``, ``query_string``."""
+    """A parsed request head: ``method``, ``target``, ``version``, ``headers``, ``path``, ``query_string``.
+
+    ``path`` comes from the origin form (``/a/b?q``) or the absolute form (``http://host/a/b?q``,
+    RFC 9112 section 3.2.2) of the target alike.
+    """
 
     def __init__(self, method, target, version, headers):
         self.method = method
         self.target = target
         self.version = version
         self.headers = headers
-        query = target.find("?")
-        self.path = target if query < 0 else target[:query]
-        self.query_string = "" if query < 0 else target[query + 1 :]
+        resource = target
+        if not target.startswith("/"):  # absolute form: drop the scheme and the authority
+            start = target.find("/", target.find("://") + 3)
+            resource = "/" if start < 0 else target[start:]
+            if start < 0 and "?" in target:
+                resource = "/" + target[target.find("?") :]
+        query = resource.find("?")
+        self.path = resource if query < 0 else resource[:query]
+        self.query_string = "" if query < 0 else resource[query + 1 :]
 
 
 def parse_request(head):
-    """Parse a request head (bytes, without the blank line) into a ``RequestHead``."""
+    """Parse a request head (bytes, without the blank line) into a ``RequestHead``.
+
+    Raises ``HandshakeError`` (400) for a malformed head, and for an HTTP/1.1 request without
+    exactly one Host header (RFC 9112 section 3.2).
+    """
     text = _decode_head(head)
     parts = text.partition("\r\n")[0].split(" ")
-    if len(parts) != 3 or not parts[0] or not parts[1]:
+    if len(parts) != 3 or not is_token(parts[0]) or not parts[1]:
         raise HandshakeError("malformed request line", 400)
     method, target, version = parts
     if not version.startswith("HTTP/"):
         raise HandshakeError("malformed request line", 400)
-    return RequestHead(method, target, version, _parse_fields(text))
+    if not target.startswith("/") and "://" not in target and not (target == "*" and method == "OPTIONS"):
+        raise HandshakeError("malformed request target %r" % target[:80], 400)
+    headers = _parse_fields(text)
+    if is_http11(version) and len(headers.get_all("Host")) != 1:
+        raise HandshakeError("an HTTP/1.1 request needs exactly one Host header", 400)
+    return RequestHead(method, target, version, headers)
 
 
 def parse_response(head):

@@ -71,17 +71,10 @@ class connect:
         try:
             handshake = ClientHandshake(host, port, resource, secure, self.subprotocols, self.origin, self.headers)
             await runtime.write(writer, [handshake.request])
-            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
-            while True:
-                data = await impl.read(reader)
-                if not data:
-                    raise HandshakeError("connection closed during the opening handshake", 0)
-                if head_reader.feed(data):
-                    break
-            status, _, headers = parse_response(head_reader.head)
-            body = head_reader.rest
+            status, headers, rest = await self._read_response(reader)
+            body = rest
             if status != 101:
-                body = await self._read_error_body(reader, headers, body)
+                body = await self._read_error_body(reader, status, headers, body)
             subprotocol = handshake.check_response(status, headers, body)
         except BaseException:
             await impl.close(writer)
@@ -89,11 +82,33 @@ class connect:
         ws = WebSocket(reader, writer, True, self.options, None, subprotocol)
         watchdog = Watchdog(self.options.timer_tick())
         watchdog.add(ws)
-        ws._start(head_reader.rest, lambda ws: watchdog.stop())
+        ws._start(rest, lambda ws: watchdog.stop())
         self.ws = ws
         return ws
 
-    async def _read_error_body(self, reader, headers, body):
+    async def _read_response(self, reader):
+        """The final response's status, headers and the bytes after its head.
+
+        Interim responses (1xx other than 101, e.g. 100 Continue) are skipped: the final one
+        follows them (RFC 9110 section 15.2)."""
+        rest = b""
+        while True:
+            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
+            done = head_reader.feed(rest) if rest else False
+            while not done:
+                data = await runtime.impl.read(reader)
+                if not data:
+                    raise HandshakeError("connection closed during the opening handshake", 0)
+                done = head_reader.feed(data)
+            status, _, headers = parse_response(head_reader.head)
+            if status == 101 or not 100 <= status < 200:
+                return status, headers, head_reader.rest
+            rest = head_reader.rest
+
+    async def _read_error_body(self, reader, status, headers, body):
+        if status in (204, 304) or "Transfer-Encoding" in headers:
+            # No body to read, or one in a coding not decoded here: keep what came with the head.
+            return bytes(body[:_MAX_ERROR_BODY])
         length = headers.get("Content-Length")
         limit = min(int(length), _MAX_ERROR_BODY) if length and length.isdigit() else _MAX_ERROR_BODY
         body = bytearray(body)

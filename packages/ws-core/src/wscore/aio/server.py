@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
 from ..handshake import accept_response, check_request, origin_allowed, reject_response
-from ..http import HeadReader, Headers, parse_query, parse_request, response_head
+from ..http import HeadReader, Headers, is_decimal, parse_query, parse_request, response_head
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -338,9 +338,13 @@ class App:
                 break
         request = Request(self, parse_request(head_reader.head), runtime.impl.peer_address(writer), reader, writer)
         rest = head_reader.rest
+        if "Transfer-Encoding" in request.headers:
+            # No transfer coding is implemented; framing such a body by Content-Length instead
+            # is how requests get smuggled past a proxy (RFC 9112 section 6.1, 6.3).
+            raise HandshakeError("Transfer-Encoding is not supported: send a Content-Length", 501)
         length = request.headers.get("Content-Length")
         if length is not None:
-            if not length.isdigit():
+            if not is_decimal(length):
                 raise HandshakeError("invalid Content-Length", 400)
             length = int(length)
             if length > options.max_body_size:
@@ -358,22 +362,31 @@ class App:
         return request
 
     def _find_route(self, request):
-        allowed = False
+        allowed = []
         for route in self._routes:
             params = route.match(request.path)
             if params is None:
                 continue
             if request.method in route.methods or (request.method == "HEAD" and "GET" in route.methods):
                 return route, params
-            allowed = True
-        raise HandshakeError("method not allowed" if allowed else "not found", 405 if allowed else 404)
+            allowed.extend(m for m in route.methods + (["HEAD"] if "GET" in route.methods else []) if m not in allowed)
+        if allowed:
+            raise HandshakeError("method not allowed", 405, [("Allow", ", ".join(allowed))])
+        raise HandshakeError("not found", 404)
+
+    async def _respond(self, request, buffers):
+        """Write a response; to a HEAD request, its head only (RFC 9110 section 9.3.2)."""
+        if request.method == "HEAD":
+            head = b"".join(buffers)
+            buffers = [head[: head.find(b"\r\n\r\n") + 4]]
+        await runtime.write(request._writer, buffers)
 
     async def _dispatch(self, request):
         """Run the route; True if it upgraded to WebSocket (which then owns the stream)."""
         try:
             route, params = self._find_route(request)
         except HandshakeError as exc:
-            await runtime.write(request._writer, [reject_response(exc.status, exc.reason, exc.headers)])
+            await self._respond(request, [reject_response(exc.status, exc.reason, exc.headers)])
             return False
         request.url_args = params
         request._decided = asyncio.Event()
@@ -385,7 +398,7 @@ class App:
         ws = request.websocket
         if ws is None:
             if request._response is not None:
-                await runtime.write(request._writer, request._response)
+                await self._respond(request, request._response)
             return False
         self._websockets.add(ws)
         self._watchdog.add(ws)
