@@ -2,10 +2,10 @@
 
 import asyncio
 
-from wsio import connect, with_websocket
+from wsio import ConnectionClosed, connect, with_websocket
 
 import support
-from wire import close_writer, echo_app, serving, upgrade
+from wire import OP_CLOSE, OP_TEXT, client_frame, close_payload, close_writer, echo_app, serving, upgrade
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -87,3 +87,99 @@ async def test_reading_again_resumes_the_sender():
         finally:
             await close_writer(writer)
         await support.wait_until(lambda: events, timeout=10)
+
+
+def stuck_sender_app(events, **options):
+    """``/stuck``: a helper task floods a peer that does not read; the handler waits for a word."""
+    app = echo_app(ping_interval=None, **options)
+
+    @app.route("/stuck")
+    @with_websocket
+    async def stuck(request, ws):
+        async def flood():
+            try:
+                while True:
+                    await ws.send(MESSAGE)
+            except ConnectionClosed as exc:
+                events.append("sender: %d" % exc.code)
+
+        sender = asyncio.create_task(flood())
+        try:
+            await ws.receive()  # "close now", or the end of the connection
+            events.append("closing")
+            await ws.close(1000)
+            events.append("closed")
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        finally:
+            await sender
+
+    return app
+
+
+async def test_close_is_bounded_by_close_timeout_when_a_send_is_stuck():
+    # The close frame waits behind the stuck send: close() gives up after close_timeout and
+    # drops the connection, as for a peer that never answers.
+    events = []
+    async with serving(stuck_sender_app(events, close_timeout=0.5)) as port:
+        reader, writer = await upgrade(port, "/stuck")
+        try:
+            await reader.readexactly(65536)  # the flood started
+            writer.write(client_frame(OP_TEXT, b"close now"))
+            await writer.drain()
+            await support.wait_until(lambda: "closed" in events, timeout=5)
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: len(events) == 3, timeout=5)
+    assert events[:2] == ["closing", "closed"] and events[2].startswith("sender: "), events
+
+
+async def test_a_close_frame_behind_a_stuck_send_releases_the_connection():
+    # The peer closes and then reads nothing: our close reply waits behind the stuck send. The
+    # connection is released within close_timeout all the same, the sender gets ConnectionClosed.
+    events = []
+    app = stuck_sender_app(events, close_timeout=0.5)
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/stuck")
+        try:
+            await reader.readexactly(65536)
+            writer.write(client_frame(OP_CLOSE, close_payload(1000)))
+            await writer.drain()
+            await support.wait_until(lambda: len(events) == 2 and not app._websockets, timeout=5)
+        finally:
+            await close_writer(writer)
+    assert events[0] == "cancelled" and events[1].startswith("sender: "), events
+
+
+async def test_client_close_is_bounded_by_close_timeout_when_a_send_is_stuck():
+    app = echo_app(ping_interval=None, max_queue=1)
+    release = asyncio.Event()
+
+    @app.route("/deaf")
+    @with_websocket
+    async def deaf(request, ws):
+        await release.wait()  # reads nothing: the queue fills, then TCP pushes back
+
+    async with serving(app) as port:
+        ws = await connect("ws://127.0.0.1:%d/deaf" % port, close_timeout=0.5).open()
+
+        sent = [0]
+
+        async def flood():
+            try:
+                while True:
+                    await ws.send(MESSAGE)
+                    sent[0] += 1
+            except ConnectionClosed:
+                pass
+
+        sender = asyncio.create_task(flood())
+        try:
+            await support.wait_until(lambda: sent[0] >= 1, timeout=10)
+            await wait_stalled(lambda: sent[0])  # the send is stuck
+            await asyncio.wait_for(ws.close(), 5)
+            assert ws.closed
+            await asyncio.wait_for(sender, 5)
+        finally:
+            release.set()

@@ -189,3 +189,110 @@ async def test_handler_that_closes_itself_is_not_cancelled():
             assert (caught.value.code, caught.value.reason) == (4001, "my choice")
         await support.wait_until(lambda: len(seen) == 2, timeout=5)
     assert seen == [(4001, "", True), 4001]
+
+
+def sink_app(events, gate, **options):
+    """A handler that takes every message, waiting for ``gate`` after each one."""
+    app = App(**options)
+
+    @app.route("/sink")
+    @with_websocket
+    async def sink(request, ws):
+        try:
+            async for message in ws:
+                events.append(message)
+                await gate.wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("ended")
+
+    return app
+
+
+async def test_messages_before_a_close_frame_reach_the_handler_first():
+    # The peer's messages and its close frame in one segment: the handler still gets them all
+    # ("loses nothing"), and is cancelled (or sees the end) only after the last one.
+    events = []
+    gate = asyncio.Event()
+    gate.set()
+    async with serving(sink_app(events, gate)) as port:
+        reader, writer = await upgrade(port, "/sink")
+        try:
+            frames = [client_frame(OP_TEXT, b"first"), client_frame(OP_TEXT, b"last"), client_frame(OP_CLOSE, close_payload(1000))]
+            writer.write(b"".join(frames))
+            await writer.drain()
+            opcode, payload = await read_frame(reader)
+            assert (opcode, close_code_of(payload)) == (OP_CLOSE, 1000)
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: events[-1:] in (["cancelled"], ["ended"]), timeout=5)
+    assert events[:2] == ["first", "last"] and len(events) == 3, events
+
+
+async def test_a_busy_handler_takes_the_queued_messages_before_it_is_cancelled():
+    events = []
+    gate = asyncio.Event()
+    async with serving(sink_app(events, gate)) as port:
+        reader, writer = await upgrade(port, "/sink")
+        try:
+            for i in range(5):
+                writer.write(client_frame(OP_TEXT, b"m%d" % i))
+            writer.write(client_frame(OP_CLOSE, close_payload(1000)))
+            await writer.drain()
+            assert (await read_frame(reader))[0] == OP_CLOSE  # the close is answered at once
+            assert events == ["m0"]  # the handler is busy with the first message
+            gate.set()
+            await support.wait_until(lambda: events[-1:] in (["cancelled"], ["ended"]), timeout=5)
+        finally:
+            await close_writer(writer)
+    assert events[:5] == ["m0", "m1", "m2", "m3", "m4"] and len(events) == 6, events
+
+
+async def test_a_handler_that_does_not_read_is_cancelled_after_close_timeout():
+    events = []
+    gate = asyncio.Event()  # never set: the handler never comes back for the second message
+    async with serving(sink_app(events, gate, close_timeout=0.5)) as port:
+        reader, writer = await upgrade(port, "/sink")
+        try:
+            writer.write(client_frame(OP_TEXT, b"m0") + client_frame(OP_TEXT, b"m1") + client_frame(OP_CLOSE, close_payload(1000)))
+            await writer.drain()
+            assert (await read_frame(reader))[0] == OP_CLOSE
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: "cancelled" in events, timeout=5)
+    assert events == ["m0", "cancelled"]
+
+
+async def test_send_during_the_closing_handshake_raises_with_the_final_code():
+    # Other tasks send and ping while the handler waits for the answer to its close frame:
+    # they get ConnectionClosedOK with the code the handshake ends with, not 1006 at once.
+    seen = []
+    app = App()
+
+    @app.route("/closing")
+    @with_websocket
+    async def closing(request, ws):
+        async def late(call):
+            try:
+                await call
+            except ConnectionClosed as exc:
+                seen.append((type(exc).__name__, exc.code))
+
+        helpers = [asyncio.create_task(late(ws.send("late"))), asyncio.create_task(late(ws.ping()))]
+        await ws.close(1000, "bye")  # the helpers run while it waits for the answer
+        await asyncio.gather(*helpers)
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/closing")
+        try:
+            opcode, payload = await read_frame(reader)
+            assert (opcode, close_code_of(payload)) == (OP_CLOSE, 1000)
+            assert seen == []  # not answered yet: both wait for the end of the handshake
+            writer.write(client_frame(OP_CLOSE, close_payload(1000)))
+            await writer.drain()
+            assert await read_until_eof(reader) == b""
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: len(seen) == 2, timeout=5)
+    assert seen == [("ConnectionClosedOK", 1000)] * 2

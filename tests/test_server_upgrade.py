@@ -10,12 +10,15 @@ from wire import (
     KEY,
     OP_TEXT,
     answer_close,
+    client_frame,
     close_writer,
+    echo_app,
     http_exchange,
     http_get,
     parse_response,
     read_frame,
     read_head,
+    read_until_eof,
     serving,
     upgrade,
     upgrade_request,
@@ -47,6 +50,7 @@ async def test_wrong_version_is_426_with_supported_version():
         status, headers, body = await http_exchange(port, upgrade_request(port, "/ws", version="8"))
         assert status == 426
         assert headers["sec-websocket-version"] == "13"
+        assert headers["upgrade"] == "websocket"  # a 426 must name the protocol (RFC 9110 15.5.22)
         assert b"Sec-WebSocket-Version" in body
         assert b"'8'" in body
 
@@ -174,3 +178,31 @@ async def test_client_addr_is_the_peer_port():
         writer.close()
         await writer.wait_closed()
     assert seen == [("127.0.0.1", own[1])]
+
+
+@support.skip_if(support.ON_MICROPYTHON, "MicroPython's socket has no shutdown(): a client there cannot half-close")
+async def test_a_fin_that_comes_with_the_request_ends_the_connection():
+    # The request, a frame and the FIN arrive before the WebSocket takes over the stream: the
+    # end of the stream must not get lost on the way. The handler gets the message, and the
+    # server closes TCP (1006: no close frame) instead of waiting for more.
+    received = []
+    app = echo_app(ping_interval=None)
+
+    @app.route("/sink")
+    @with_websocket
+    async def sink(request, ws):
+        async for message in ws:
+            received.append(message)
+
+    async with serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(upgrade_request(port, "/sink") + client_frame(OP_TEXT, b"bye"))
+            writer.write_eof()
+            status, _, _ = parse_response(await read_head(reader))
+            assert status == 101
+            assert await read_until_eof(reader) == b""
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: received, timeout=5)
+    assert received == ["bye"]

@@ -60,15 +60,15 @@ def write_now(writer, buffers):
 _CLOSE_FLUSH_TIMEOUT = 5.0
 
 
-async def close(writer):
+async def close(writer, flush_timeout=_CLOSE_FLUSH_TIMEOUT):
     """Close the stream and wait for the socket to be released; errors are moot by now.
 
     The transport first sends what it still buffers; a peer that stopped reading would hold
-    that, and the socket, forever, so after ``_CLOSE_FLUSH_TIMEOUT`` the transport is aborted.
+    that, and the socket, forever, so after ``flush_timeout`` the transport is aborted.
     """
     try:
         writer.close()
-        await wait_for(writer.wait_closed(), _CLOSE_FLUSH_TIMEOUT)
+        await wait_for(writer.wait_closed(), flush_timeout)
     except asyncio.TimeoutError:
         writer.transport.abort()
     except (OSError, asyncio.CancelledError, RuntimeError):
@@ -207,7 +207,8 @@ def feed(ws, initial, on_closed):
     writer = ws._writer
     transport = writer.transport
     # Bytes the stream read past the HTTP head but did not hand out belong to the WebSocket.
-    buffered = getattr(ws._reader, "_buffer", None)
+    reader = ws._reader
+    buffered = getattr(reader, "_buffer", None)
     if buffered:
         initial = bytes(initial) + bytes(buffered)
         buffered.clear()
@@ -215,6 +216,8 @@ def feed(ws, initial, on_closed):
     transport.set_protocol(feeder)
     if initial:
         feeder.data_received(initial)
-    elif transport.is_closing():
+    if reader.at_eof():  # the peer's FIN came with the head, before our protocol was in place
+        feeder.eof_received()
+    elif not initial and transport.is_closing():
         feeder.connection_lost(None)
     return feeder

@@ -110,8 +110,9 @@ async def _write_slices(stream, buffers):
         await stream.drain()
 
 
-async def close(stream):
-    """Close the stream, ignoring errors."""
+async def close(stream, flush_timeout=None):
+    """Close the stream, ignoring errors (what ``out_buf`` still holds is dropped: no timeout)."""
+    _wake_writer(stream.s)
     try:
         stream.close()
         await stream.wait_closed()
@@ -125,6 +126,25 @@ async def close(stream):
             raw.close()
         except OSError:
             pass
+
+
+def _wake_writer(sock):
+    """Wake a task waiting to write to ``sock`` (a send stuck on a peer that does not read).
+
+    Called before the socket's reader leaves the scheduler's I/O queue, and before the socket
+    closes: asyncio's ``IOQueue.remove()`` drops a socket's whole entry, writer included, and
+    the poller never reports a socket closed under it, so the writer would wait forever. Woken,
+    it writes again, and waits again or gets the ``OSError`` of a closed socket."""
+    io = core._io_queue
+    entry = io.map.get(id(sock))
+    if entry is not None and entry[1] is not None:
+        writer = entry[1]
+        entry[1] = None
+        if entry[0] is None:
+            io._dequeue(sock)
+        else:
+            io.poller.modify(sock, select.POLLIN)
+        core._task_queue.push(writer)
 
 
 def _wrap_tls(stream, context, **options):
@@ -378,9 +398,10 @@ class _Feed:
         self.receiver = None
         if self.task is not None:  # else the feed was stopped meanwhile (_report_closed woke us)
             self._pump()
-        if ws._conn.state == CLOSED and ws._handler_task is me:
-            # The peer left and we are the handler: wait, as the feed would have had us wait, to
-            # be woken and cancelled by the WebSocket's end (it cannot cancel the running task).
+        if ws._conn.state == CLOSED and ws._handler_task is me and not ws._messages:
+            # The peer left and we are the handler with nothing left to take: wait, as the feed
+            # would have had us wait, to be woken and cancelled by the WebSocket's end (it
+            # cannot cancel the running task).
             yield from ws._next_wakeup()
 
     def _settle(self):
@@ -414,6 +435,7 @@ class _Feed:
                 # A task reads in the feed's place: take it off the socket (about to be
                 # closed) and wake it to see the end.
                 self.receiver = None
+                _wake_writer(self.sock)
                 core._io_queue.remove(receiver)
                 core._task_queue.push(receiver)
             on_closed()
@@ -423,6 +445,7 @@ class _Feed:
         report, so the task has left the I/O queue by then."""
         task = self.task
         if task is not None and not task.done() and task is not core.cur_task:
+            _wake_writer(self.sock)
             task.cancel()
         self._report_closed()
 

@@ -10,7 +10,8 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   valid until the next call (MicroPython reuses one buffer);
 - ``write_now(writer, buffers)``: write the buffers in order; None when the socket took them
   at once, else an awaitable that finishes the job (``write`` below awaits it);
-- ``async close(writer)``: close the stream, ignoring errors;
+- ``async close(writer, flush_timeout=5.0)``: close the stream, ignoring errors (bytes still
+  buffered get ``flush_timeout`` seconds to go out where the platform buffers them);
 - ``peer_address(writer)``: ``(host, port)`` of the peer;
 - ``async open_connection(host, port, ssl, server_hostname)`` and
   ``async start_server(callback, host, port, ssl, backlog)``;

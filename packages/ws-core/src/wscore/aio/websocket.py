@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .server import Request
 
 from ..constants import CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSED, OPEN
-from ..errors import ConnectionClosedOK, connection_closed
+from ..errors import ConnectionClosed, ConnectionClosedOK, connection_closed
 from ..protocol import Close, Connection, Pong
 from . import runtime
 
@@ -54,6 +54,7 @@ class WebSocket:
     _handler_task = None
     _handler_closing = False
     _handler_cancelled = False  # cancelled once already: never again
+    _cancel_deferred = False  # the peer left, but the handler has messages to take first
     _receiving = False  # a task waits in receive() with nothing queued
     _ping_sent_at = None
     _heard = False  # bytes came since the timers last looked (they note the time, not each read)
@@ -118,9 +119,21 @@ class WebSocket:
                     await feed.wait_message()  # the feed's wait clears the wakeup if it uses it
             finally:
                 self._receiving = False
-        if self._space is not None and len(self._messages) >= self.options.max_queue:
-            self._space.set()
+        if self._space is not None:
+            self._taking_message()
         return self._messages.pop(0)
+
+    def _taking_message(self):
+        """receive() takes a message while a reader waits for room or a cancel waits (rare)."""
+        if len(self._messages) >= self.options.max_queue:
+            self._space.set()
+        if self._cancel_deferred and len(self._messages) == 1:
+            # The last message from before the peer left: cancel at the handler's next wait.
+            self._cancel_deferred = False
+            asyncio.create_task(self._cancel_soon())
+
+    async def _cancel_soon(self):
+        self._cancel_handler(force=True)
 
     def _next_wakeup(self):
         """Wait for the next message or the end of the connection (wakeup cleared first)."""
@@ -144,7 +157,10 @@ class WebSocket:
         Waiting for the write to drain is what keeps a peer that does not read from making us
         buffer without bound. Sends from several tasks go out whole and in call order.
         """
-        self._conn.send_message(message, self.options.fragment_size)
+        try:
+            self._conn.send_message(message, self.options.fragment_size)
+        except ConnectionClosed:
+            await self._raise_closed()  # closing: raised with the final code once it is known
         try:
             pending = self._write()  # no await at all when the socket takes it at once
             if pending is not None:
@@ -161,8 +177,11 @@ class WebSocket:
             self._pings = {}
         waiter = self._pings.get(data)
         if waiter is None:
+            try:
+                self._conn.send_ping(data)
+            except ConnectionClosed:
+                await self._raise_closed()
             waiter = self._pings[data] = asyncio.Event()
-            self._conn.send_ping(data)
             try:
                 await self._flush()
             except OSError:
@@ -181,22 +200,29 @@ class WebSocket:
             self._handler_closing = True
         if self._conn.state == OPEN:
             self._conn.send_close(code, reason)
-            try:
-                await self._flush()
-            except OSError:
-                self._abort()
         if not self._finished:
             try:
-                await runtime.impl.wait_for(self._until_finished(), self.options.close_timeout)
-            except asyncio.TimeoutError:
+                # One bound for writing the close frame and for the answer: the frame may wait
+                # behind a send blocked on a peer that does not read.
+                await runtime.impl.wait_for(self._closing_handshake(), self.options.close_timeout)
+            except (OSError, asyncio.TimeoutError):
                 self._abort()
                 await self._until_finished()
+
+    async def _closing_handshake(self):
+        await self._flush()
+        await self._until_finished()
 
     async def _write_failed(self):
         """A write failed (reset, broken pipe): the peer is gone. Drop the connection and wait
         until it ended; on the server that cancels the handler, as for any peer
         leaving. Elsewhere this raises ``ConnectionClosed`` (1006), never the ``OSError``."""
         self._abort()
+        await self._raise_closed()
+
+    async def _raise_closed(self):
+        """Raise ``ConnectionClosed`` with the final code and reason, once the connection ended
+        (a send during the closing handshake waits for its end: ``close_timeout`` at most)."""
         await self._until_finished()
         raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
@@ -280,7 +306,7 @@ class WebSocket:
         # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
         # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
         self._cancel_handler()
-        await runtime.impl.close(self._writer)
+        await runtime.impl.close(self._writer, self.options.close_timeout)
         self._ended = True
         if self._ended_event is not None:
             self._ended_event.set()
@@ -386,8 +412,13 @@ class WebSocket:
 
     async def _wait_replies(self, pending):
         try:
-            await pending
-        except OSError:
+            if self._conn.state == CLOSED:
+                # The handshake is over and the timers stopped: a peer that does not read our
+                # close reply (behind a blocked send) gets close_timeout, as for any close.
+                await runtime.impl.wait_for(pending, self.options.close_timeout)
+            else:
+                await pending
+        except (OSError, asyncio.TimeoutError):
             self._lost()
 
     async def _flush_replies(self):
@@ -421,19 +452,38 @@ class WebSocket:
             waiter.set()
 
     async def _let_handler_end(self, done):
-        """Give the handler (cancelled if the peer left) ``close_timeout`` to set ``done``; log if not."""
-        try:
-            await runtime.impl.wait_for(done.wait(), self.options.close_timeout)
-        except asyncio.TimeoutError:
-            path = self.request.path if self.request is not None else "?"
-            runtime.impl.log("handler of %s still running %.1f s after its connection closed" % (path, self.options.close_timeout))
+        """Give the handler (cancelled if the peer left) ``close_timeout`` to set ``done``; log if not.
 
-    def _cancel_handler(self):
-        """Cancel the handler because the peer left; once only, so its cleanup can await."""
+        A handler that has not taken the messages from before the end in that time is cancelled
+        then, and gets ``close_timeout`` more."""
+        for _ in range(2):
+            try:
+                await runtime.impl.wait_for(done.wait(), self.options.close_timeout)
+                return
+            except asyncio.TimeoutError:
+                if not self._cancel_deferred:
+                    break
+                self._cancel_handler(force=True)
+        path = self.request.path if self.request is not None else "?"
+        runtime.impl.log("handler of %s still running %.1f s after its connection closed" % (path, self.options.close_timeout))
+
+    def _cancel_handler(self, force=False):
+        """Cancel the handler because the peer left; once only, so its cleanup can await.
+
+        Messages that came before the end are the handler's: while some wait in the queue, the
+        cancel waits until the handler took the last one (``_taking_message``), or ``force``.
+        """
         task = self._handler_task
-        if task is not None and not self._handler_closing and not self._handler_cancelled and task is not asyncio.current_task():
-            self._handler_cancelled = True
-            task.cancel()
+        if task is None or self._handler_closing or self._handler_cancelled or task is asyncio.current_task():
+            return
+        if self._messages and not force:
+            self._cancel_deferred = True
+            if self._space is None:
+                self._space = asyncio.Event()  # so that receive() looks at _taking_message
+            return
+        self._cancel_deferred = False
+        self._handler_cancelled = True
+        task.cancel()
 
     # ---- timers (called by the Watchdog) -----------------------------------------------
 
