@@ -296,3 +296,36 @@ async def test_send_during_the_closing_handshake_raises_with_the_final_code():
             await close_writer(writer)
         await support.wait_until(lambda: len(seen) == 2, timeout=5)
     assert seen == [("ConnectionClosedOK", 1000)] * 2
+
+
+async def test_a_close_the_application_asks_for_cancels_nothing():
+    # close() inside wait_for runs in another task, and so does a helper's: neither is the
+    # client leaving, so the handler is not cancelled; it sees ConnectionClosed instead.
+    seen = []
+    app = App()
+
+    @app.route("/wrapped")
+    @with_websocket
+    async def wrapped(request, ws):
+        await asyncio.wait_for(ws.close(4001, "wrapped"), 5)
+        await asyncio.sleep(0)  # a yield: a pending cancel would be delivered here
+        seen.append(("wrapped", ws.close_code))
+
+    @app.route("/helper")
+    @with_websocket
+    async def helper(request, ws):
+        closing = asyncio.create_task(ws.close(4002, "helper"))
+        try:
+            await ws.receive()
+        except ConnectionClosed as exc:
+            seen.append(("helper", exc.code))
+        await closing
+
+    async with serving(app) as port:
+        for path, code in (("/wrapped", 4001), ("/helper", 4002)):
+            async with connect("ws://127.0.0.1:%d%s" % (port, path)) as ws:
+                with support.raises(ConnectionClosedError) as caught:
+                    await ws.receive()
+                assert caught.value.code == code
+            await support.wait_until(lambda: len(seen) == code - 4000, timeout=5)
+    assert seen == [("wrapped", 4001), ("helper", 4002)]

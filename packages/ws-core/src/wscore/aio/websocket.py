@@ -52,7 +52,7 @@ class WebSocket:
     _ended = False  # the socket is closed
     _ended_event: "asyncio.Event | None" = None
     _handler_task = None
-    _handler_closing = False
+    _handler_closing = False  # the application called close(): the end does not cancel the handler
     _handler_cancelled = False  # cancelled once already: never again
     _cancel_deferred = False  # the peer left, but the handler has messages to take first
     _receiving = False  # a task waits in receive() with nothing queued
@@ -194,10 +194,11 @@ class WebSocket:
         """Close with ``code`` and ``reason`` and wait for the closing handshake.
 
         If the peer does not answer within ``close_timeout`` the TCP connection is dropped.
-        Closing a closed connection does nothing.
+        Closing a closed connection does nothing. The handler is not cancelled by an end the
+        application asked for, from whichever task (``wait_for(ws.close(), t)`` runs it in
+        another): it sees ``ConnectionClosed`` when it next uses the connection.
         """
-        if self._handler_task is not None and asyncio.current_task() is self._handler_task:
-            self._handler_closing = True
+        self._handler_closing = True
         if self._conn.state == OPEN:
             self._conn.send_close(code, reason)
         if not self._finished:
