@@ -269,7 +269,7 @@ def test_parse_response():
     assert http.parse_response(b"HTTP/1.1 500 Internal Server Error")[:2] == (500, "Internal Server Error")
     assert http.parse_response(b"HTTP/1.1 404")[:2] == (404, "")
     assert http.parse_response(b"HTTP/1.0 200 OK")[:2] == (200, "OK")
-    for head in (b"", b"HTTP/1.1", b"HTTP/1.1 abc OK", b"HTTP/1.1 20 OK", b"HTTP/1.1 2000 OK", b"FOO 200 OK", b"HTTP/1.1 101 OK\r\nbad"):
+    for head in (b"", b"HTTP/1.1", b"HTTP/1.1 abc OK", b"HTTP/1.1 20 OK", b"HTTP/1.1 2000 OK", b"FOO 200 OK", b"HTTP/1.1 101 OK\r\nbad", "HTTP/1.1 1\u00b2 OK".encode()):
         raises_status(400, lambda: http.parse_response(head))
 
 

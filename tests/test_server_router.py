@@ -63,6 +63,8 @@ async def test_int_parameter_is_converted():
         # A segment that is not a number does not match the <int:> route.
         status, _, _ = await http_get(port, "/items/abc")
         assert status == 404
+        status, _, _ = await http_get(port, "/items/\u00b2")  # a digit to str.isdigit(), not to int()
+        assert status == 404
 
 
 async def test_path_parameter_takes_the_rest():

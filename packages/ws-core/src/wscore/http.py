@@ -266,7 +266,7 @@ def parse_response(head):
     text = _decode_head(head)
     status_line = text.partition("\r\n")[0]
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not is_decimal(parts[1]):
         raise HandshakeError("malformed status line: %r" % status_line[:80], 400)
     return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(text)
 

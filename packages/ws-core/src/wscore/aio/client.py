@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from ..errors import HandshakeError
 from ..handshake import ClientHandshake, parse_uri
-from ..http import HeadReader, parse_response
+from ..http import HeadReader, is_decimal, parse_response
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -110,7 +110,7 @@ class connect:
             # No body to read, or one in a coding not decoded here: keep what came with the head.
             return bytes(body[:_MAX_ERROR_BODY])
         length = headers.get("Content-Length")
-        limit = min(int(length), _MAX_ERROR_BODY) if length and length.isdigit() else _MAX_ERROR_BODY
+        limit = min(int(length), _MAX_ERROR_BODY) if length and is_decimal(length) else _MAX_ERROR_BODY
         body = bytearray(body)
         try:
             while len(body) < limit:

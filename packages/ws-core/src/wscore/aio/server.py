@@ -126,7 +126,7 @@ class _Route:
                     return None
                 value = parts[i]
                 if kind == "int":
-                    if not value.isdigit():
+                    if not is_decimal(value):
                         return None
                     value = int(value)
                 params[name] = value
