@@ -103,19 +103,14 @@ class Headers:
 
 
 # The characters of a token (RFC 9110 section 5.6.2): header names, methods.
-_TCHAR = bytearray(256)
-for _c in b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
-    _TCHAR[_c] = 1
+_TCHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def is_token(text):
     """True when ``text`` is a non-empty RFC 9110 token."""
-    if not text:
-        return False
-    for byte in text.encode("utf-8"):  # bytes: iterating a str makes a string per character
-        if not _TCHAR[byte]:
-            return False
-    return True
+    # strip() takes away every token character in C: nothing may be left (a loop over the
+    # characters made parsing an upgrade request a quarter slower on MicroPython).
+    return bool(text) and not text.strip(_TCHARS)
 
 
 def is_decimal(text):
@@ -193,13 +188,17 @@ class HeadReader:
 
 
 def _parse_fields(text):
-    """``Headers`` over the header lines of a head's ``text`` (after its first line)."""
+    """``Headers`` over the header lines of a head's ``text`` (after its first line), and how
+    many of them are ``Host`` lines."""
     block = text.partition("\r\n")[2]
+    hosts = 0
     for line in block.split("\r\n") if block else ():
         colon = line.find(":")
         if colon <= 0 or not is_token(line[:colon]):
             raise HandshakeError("malformed header line", 400)
-    return Headers._from_block(block)
+        if colon == 4 and line[:4].lower() == "host":
+            hosts += 1
+    return Headers._from_block(block), hosts
 
 
 def _decode_head(head):
@@ -255,8 +254,8 @@ def parse_request(head):
         raise HandshakeError("malformed request line", 400)
     if not target.startswith("/") and "://" not in target and not (target == "*" and method == "OPTIONS"):
         raise HandshakeError("malformed request target %r" % target[:80], 400)
-    headers = _parse_fields(text)
-    if is_http11(version) and len(headers.get_all("Host")) != 1:
+    headers, hosts = _parse_fields(text)
+    if hosts != 1 and is_http11(version):
         raise HandshakeError("an HTTP/1.1 request needs exactly one Host header", 400)
     return RequestHead(method, target, version, headers)
 
@@ -268,7 +267,7 @@ def parse_response(head):
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or len(parts[1]) != 3 or not is_decimal(parts[1]):
         raise HandshakeError("malformed status line: %r" % status_line[:80], 400)
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(text)
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", _parse_fields(text)[0]
 
 
 def response_head(status, headers=()):
