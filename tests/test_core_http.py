@@ -223,6 +223,11 @@ def test_http11_request_needs_exactly_one_host():
     assert http.parse_request(b"GET / HTTP/1.0").headers.get("Host") is None
 
 
+def test_transfer_encoding_is_501():
+    for field in (b"Transfer-Encoding: chunked", b"transfer-encoding: gzip, chunked"):
+        raises_status(501, lambda: http.parse_request(b"POST / HTTP/1.1\r\nHost: h\r\n" + field + b"\r\nContent-Length: 5"))
+
+
 def test_request_targets():
     def path_and_query(target):
         request = http.parse_request(b"GET " + target + b" HTTP/1.1\r\nHost: h")

@@ -38,7 +38,7 @@ FUZZ = settings(
 )
 
 FAILURE_CODES = {1002, 1007, 1009}
-HANDSHAKE_STATUSES = {400, 405, 414, 426, 431}
+HANDSHAKE_STATUSES = {400, 405, 414, 426, 431, 501}
 
 # ---- strategies shared by all parsers ----------------------------------------------------------
 

@@ -189,16 +189,19 @@ class HeadReader:
 
 def _parse_fields(text):
     """``Headers`` over the header lines of a head's ``text`` (after its first line), and how
-    many of them are ``Host`` lines."""
+    many of them are ``Host`` and ``Transfer-Encoding`` lines (counted here: a lookup in
+    ``Headers`` parses the block again)."""
     block = text.partition("\r\n")[2]
-    hosts = 0
+    hosts = codings = 0
     for line in block.split("\r\n") if block else ():
         colon = line.find(":")
         if colon <= 0 or not is_token(line[:colon]):
             raise HandshakeError("malformed header line", 400)
         if colon == 4 and line[:4].lower() == "host":
             hosts += 1
-    return Headers._from_block(block), hosts
+        elif colon == 17 and line[:17].lower() == "transfer-encoding":
+            codings += 1
+    return Headers._from_block(block), hosts, codings
 
 
 def _decode_head(head):
@@ -242,8 +245,10 @@ class RequestHead:
 def parse_request(head):
     """Parse a request head (bytes, without the blank line) into a ``RequestHead``.
 
-    Raises ``HandshakeError`` (400) for a malformed head, and for an HTTP/1.1 request without
-    exactly one Host header (RFC 9112 section 3.2).
+    Raises ``HandshakeError``: 400 for a malformed head, and for an HTTP/1.1 request without
+    exactly one Host header (RFC 9112 section 3.2); 501 for a request with Transfer-Encoding: no
+    transfer coding is implemented, and reading such a body by its Content-Length instead is
+    how requests get smuggled past a proxy (RFC 9112 sections 6.1 and 6.3).
     """
     text = _decode_head(head)
     parts = text.partition("\r\n")[0].split(" ")
@@ -254,9 +259,11 @@ def parse_request(head):
         raise HandshakeError("malformed request line", 400)
     if not target.startswith("/") and "://" not in target and not (target == "*" and method == "OPTIONS"):
         raise HandshakeError("malformed request target %r" % target[:80], 400)
-    headers, hosts = _parse_fields(text)
+    headers, hosts, codings = _parse_fields(text)
     if hosts != 1 and is_http11(version):
         raise HandshakeError("an HTTP/1.1 request needs exactly one Host header", 400)
+    if codings:
+        raise HandshakeError("Transfer-Encoding is not supported: send a Content-Length", 501)
     return RequestHead(method, target, version, headers)
 
 

@@ -338,10 +338,6 @@ class App:
                 break
         request = Request(self, parse_request(head_reader.head), runtime.impl.peer_address(writer), reader, writer)
         rest = head_reader.rest
-        if "Transfer-Encoding" in request.headers:
-            # No transfer coding is implemented; framing such a body by Content-Length instead
-            # is how requests get smuggled past a proxy (RFC 9112 section 6.1, 6.3).
-            raise HandshakeError("Transfer-Encoding is not supported: send a Content-Length", 501)
         length = request.headers.get("Content-Length")
         if length is not None:
             if not is_decimal(length):
