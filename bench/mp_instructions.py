@@ -13,7 +13,8 @@ of both windows cancelled out. Kernel time (poll, recv, send) is not counted. Ne
 
 The count over 50 connections moves by a few thousand instructions between runs (how many
 sockets each poll finds ready, when the collector runs); ``--connections 1`` moves by a few
-hundred, which is what comparing two versions of the code needs.
+hundred, which is what comparing two versions of the code needs. ``--workload hs`` counts the
+instructions per handshake instead (open, upgrade, closing handshake, TCP close).
 """
 
 import argparse
@@ -31,7 +32,7 @@ import run  # bench/run.py: the same servers, MicroPython binary and microdot co
 WINDOWS = (3.0, 12.0)  # seconds of conc load; under valgrind a server echoes a few hundred msg/s
 
 
-def count(spec, seconds, workdir, heapsize="heapsize=64M", connections=50):
+def count(spec, seconds, workdir, heapsize="heapsize=64M", connections=50, workload="conc"):
     """(messages, instructions) of one ``seconds`` window against a fresh server under callgrind."""
     port = run.free_port()
     out = Path(workdir) / ("cg-%s-%d.out" % (spec["name"], port))
@@ -45,7 +46,9 @@ def count(spec, seconds, workdir, heapsize="heapsize=64M", connections=50):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("%s did not start under valgrind" % spec["name"])
             time.sleep(0.2)
-        loadgen = ["taskset", "-c", run.CPU_CLIENT, sys.executable, str(run.BENCH / "loadgen.py"), "conc", "--port", str(port), "--timeout", "60", "--no-busy-poll", "--connections", str(connections)]
+        loadgen = ["taskset", "-c", run.CPU_CLIENT, sys.executable, str(run.BENCH / "loadgen.py"), workload, "--port", str(port), "--timeout", "60", "--no-busy-poll"]
+        if workload == "conc":
+            loadgen += ["--connections", str(connections)]
         subprocess.run(loadgen + ["--warmup", "0.5", "--duration", "0.5"], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
         result = subprocess.run(loadgen + ["--warmup", "0", "--duration", str(seconds)], check=True, capture_output=True, text=True)
@@ -74,12 +77,14 @@ def main():
     parser.add_argument("--servers", default="wsio-mp,microdot-mp", help="names from bench/run.py")
     parser.add_argument("--heapsize", default="64M", help="-X heapsize of the servers (the benchmark's 64M by default)")
     parser.add_argument("--connections", type=int, default=50, help="1 gives a steadier count to compare two versions of the code")
+    parser.add_argument("--workload", choices=["conc", "hs"], default="conc", help="hs: instructions per handshake")
     args = parser.parse_args()
     specs = run.server_specs(run.micropython_binary(), run.microdot_for_micropython())
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.servers.split(","):
-            (m1, i1), (m2, i2) = (count(specs[name], seconds, workdir, "heapsize=" + args.heapsize, args.connections) for seconds in WINDOWS)
-            print("%-12s %7.0f instructions per message (%d and %d messages)" % (name, (i2 - i1) / (m2 - m1), m1, m2))
+            (m1, i1), (m2, i2) = (count(specs[name], seconds, workdir, "heapsize=" + args.heapsize, args.connections, args.workload) for seconds in WINDOWS)
+            what = "handshake" if args.workload == "hs" else "message"
+            print("%-12s %7.0f instructions per %s (%d and %d %ss)" % (name, (i2 - i1) / (m2 - m1), what, m1, m2, what))
 
 
 if __name__ == "__main__":
