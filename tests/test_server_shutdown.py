@@ -95,3 +95,40 @@ async def test_serve_returns_after_shutdown():
     finally:
         serving.cancel()
         await app.shutdown(timeout=0.5)
+
+
+async def test_shutdown_cancels_plain_routes_and_refuses_requests_that_complete_meanwhile():
+    events = []
+    app = app_recording(events, close_timeout=0.5)
+    release = asyncio.Event()  # never set: the route waits until it is cancelled
+
+    @app.route("/slow")
+    async def slow(request):
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            events.append("plain cancelled")
+            raise
+
+    port = support.free_port()
+    await app.start(host="127.0.0.1", port=port)
+    slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+    late_reader, late_writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        slow_writer.write(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+        late_writer.write(b"GET /ws HTTP/1.1\r\nHost: h\r\n")  # half a head: completed below
+        await slow_writer.drain()
+        await late_writer.drain()
+        await support.wait_until(lambda: len(app._handlers) == 1 and len(app._connections) == 2, timeout=5)
+        shutting = asyncio.create_task(app.shutdown(timeout=2))
+        await support.wait_until(lambda: events, timeout=5)
+        assert events == ["plain cancelled"]
+        late_writer.write(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        await late_writer.drain()
+        answer = await read_until_eof(late_reader)
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:80]
+        await asyncio.wait_for(shutting, 5)
+        assert not app._handlers and not app._websockets and not app._connections
+    finally:
+        await close_writer(slow_writer)
+        await close_writer(late_writer)

@@ -184,6 +184,7 @@ class App:
         self._stopped: "asyncio.Event | None" = None
         self._limit = self.options.max_connections  # see start()
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
+        self._shutting_down = False
 
     def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
@@ -233,15 +234,19 @@ class App:
             pass
 
     async def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop accepting, close every WebSocket with 1001, and wait up to ``timeout`` for handlers."""
+        """Stop accepting, close every WebSocket with 1001, cancel the handlers, and wait up to
+        ``timeout`` for them. A request that completes meanwhile gets 503."""
+        self._shutting_down = True
         for server in self._servers:
             server.close()
         self._servers = []
+        websocket_handlers = set()
         for ws in list(self._websockets):
-            if ws._conn.state == OPEN:
-                ws._conn.send_close(1001, "server shutting down")
-                ws._write_nowait()
-                ws._cancel_handler()
+            websocket_handlers.add(ws._handler_task)
+            self._close_for_shutdown(ws)
+        for task in list(self._handlers):
+            if task not in websocket_handlers:
+                task.cancel()  # a plain route still running
         # A peer that does not answer the close frame is dropped after close_timeout, as for
         # any closing handshake, instead of holding shutdown for its whole timeout.
         first = min(timeout, self.options.close_timeout or timeout)
@@ -254,6 +259,12 @@ class App:
         self._watchdog.stop()
         if self._stopped is not None:
             self._stopped.set()
+
+    def _close_for_shutdown(self, ws):
+        if ws._conn.state == OPEN:
+            ws._conn.send_close(1001, "server shutting down")
+            ws._write_nowait()
+            ws._cancel_handler()
 
     def _busy(self):
         return self._handlers or self._connections or self._websockets
@@ -379,6 +390,9 @@ class App:
 
     async def _dispatch(self, request):
         """Run the route; True if it upgraded to WebSocket (which then owns the stream)."""
+        if self._shutting_down:
+            await self._respond(request, [reject_response(503, "server shutting down")])
+            return False
         try:
             route, params = self._find_route(request)
         except HandshakeError as exc:
@@ -399,6 +413,8 @@ class App:
         self._websockets.add(ws)
         self._watchdog.add(ws)
         ws._start(request._leftover, self._websocket_ended)
+        if self._shutting_down:  # upgraded while shutdown() ran, which did not see this one
+            ws._fail_timer(1001, "server shutting down")  # close frame, then drop: no waiting now
         return True
 
     async def _websocket_ended(self, ws):
