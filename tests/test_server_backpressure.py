@@ -2,10 +2,10 @@
 
 import asyncio
 
-from wsio import ConnectionClosed, connect, with_websocket
+from wsio import Broadcaster, ConnectionClosed, connect, with_websocket
 
 import support
-from wire import OP_CLOSE, OP_TEXT, client_frame, close_payload, close_writer, echo_app, serving, upgrade
+from wire import OP_CLOSE, OP_TEXT, client_frame, close_payload, close_writer, echo_app, read_until_close, serving, upgrade
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -183,3 +183,37 @@ async def test_client_close_is_bounded_by_close_timeout_when_a_send_is_stuck():
             await asyncio.wait_for(sender, 5)
         finally:
             release.set()
+
+
+async def test_a_member_too_slow_for_a_broadcast_gets_1008_after_the_frame_in_progress():
+    # The member's send is stuck in the middle of a frame when it falls behind: the close frame
+    # cannot cut that frame, so it follows it, and a peer that reads again gets both.
+    app = echo_app(ping_interval=None)
+    room = Broadcaster(max_pending=2)
+    members = []
+
+    @app.route("/room")
+    @with_websocket
+    async def member(request, ws):
+        room.add(ws)
+        members.append(ws)
+        async for message in ws:
+            pass
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/room")  # reads nothing until it is dropped
+        try:
+            await support.wait_until(lambda: members, timeout=5)
+            ws = members[0]
+            for _ in range(64):
+                room.broadcast(MESSAGE)
+                if ws not in room:
+                    break
+                # Its sender took the message, or is stuck in the middle of an earlier one.
+                await support.wait_until(lambda: not room._members[ws].outbox or ws._writing, timeout=5)
+            assert ws not in room, "never dropped"
+            code, reason, frames = await read_until_close(reader, timeout=30)
+            assert code == 1008 and "too slow" in reason
+            assert frames and all(frame == (0x2, MESSAGE) for frame in frames)
+        finally:
+            await close_writer(writer)

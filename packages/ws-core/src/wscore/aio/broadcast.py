@@ -59,8 +59,11 @@ class Broadcaster:
     def discard(self, ws):
         """Remove ``ws`` (messages still in its outbox are not sent)."""
         member = self._members.pop(ws, None)
-        if member is not None and member.task is not asyncio.current_task():
-            member.task.cancel()
+        if member is not None:
+            # Its sender ends by itself once the message it is sending, if any, went out whole:
+            # cancelled in the middle of a frame, it would leave the peer half a frame.
+            member.outbox.clear()
+            member.ready.set()
 
     def broadcast(self, message, exclude=None):
         """Queue ``message`` (str or bytes) for every member but ``exclude``; return how many got it."""
@@ -87,6 +90,8 @@ class Broadcaster:
         try:
             while True:
                 while not member.outbox:
+                    if self._members.get(ws) is not member:
+                        return  # discarded
                     member.ready.clear()
                     await member.ready.wait()
                 await ws.send(member.outbox.pop(0))

@@ -263,8 +263,11 @@ class App:
     def _close_for_shutdown(self, ws):
         if ws._conn.state == OPEN:
             ws._conn.send_close(1001, "server shutting down")
-            ws._write_nowait()
-            ws._cancel_handler()
+            if ws._writing:  # cancelling the writer now would cut its frame: the close follows it
+                asyncio.create_task(ws._after_write(ws._cancel_handler))
+            else:
+                ws._write_nowait()
+                ws._cancel_handler()
 
     def _busy(self):
         return self._handlers or self._connections or self._websockets

@@ -307,7 +307,8 @@ class WebSocket:
         # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
         # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
         self._cancel_handler()
-        await runtime.impl.close(self._writer, self.options.close_timeout)
+        # Dropped (a timeout, shutdown's last pass): what is still buffered is not waited for.
+        await runtime.impl.close(self._writer, 0 if self._hard_closed else self.options.close_timeout)
         self._ended = True
         if self._ended_event is not None:
             self._ended_event.set()
@@ -509,10 +510,25 @@ class WebSocket:
             self._write_nowait()
 
     def _fail_timer(self, code, reason):
+        """Close with ``code`` and drop the connection without waiting for an answer (timers,
+        the Broadcaster). A frame being written goes out whole first, the close frame after it:
+        the peer gets ``close_timeout`` to take them, then the connection is dropped."""
         if self._conn.state == OPEN:
             self._conn.send_close(code, reason)
+            if self._writing:
+                asyncio.create_task(self._after_write(self._abort, code, reason))
+                return
             self._write_nowait()
         self._abort(code, reason)
+
+    async def _after_write(self, then, *args):
+        """Wait until the frame being written and those queued after it are out (``close_timeout``
+        at most: the peer may not read), then call ``then(*args)``."""
+        try:
+            await runtime.impl.wait_for(self._flush(), self.options.close_timeout)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        then(*args)
 
     def _write_nowait(self):
         # Timers must not block on a peer that does not read: write what fits, never drain.
