@@ -358,7 +358,16 @@ class App:
                 raise HandshakeError("invalid Content-Length", 400)
             length = int(length)
             if length > options.max_body_size:
-                raise HandshakeError("request body larger than %d bytes" % options.max_body_size, 413)
+                # Answer, then read the body away (within handshake_timeout): a socket closed with
+                # unread bytes sends an RST, and a client that gets it may lose the answer.
+                await runtime.write(writer, [reject_response(413, "request body larger than %d bytes" % options.max_body_size)])
+                unread = length - len(rest)
+                while unread > 0:
+                    data = await runtime.impl.read(reader)
+                    if not data:
+                        break
+                    unread -= len(data)
+                return None
             body = bytearray(rest)
             while len(body) < length:
                 data = await runtime.impl.read(reader)
