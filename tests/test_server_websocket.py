@@ -5,7 +5,7 @@ import asyncio
 from wsio import App, ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, connect, with_websocket
 
 import support
-from wire import OP_PING, OP_PONG, accept_handshake, fake_server, frame, read_frame, serving
+from wire import OP_PING, OP_PONG, accept_handshake, echo_app, fake_server, frame, read_frame, serving
 
 
 def app_with(handler, **options):
@@ -289,3 +289,17 @@ async def test_a_receive_cancelled_while_waiting_leaves_the_connection_readable(
             assert sorted([await asyncio.wait_for(first, 5), await asyncio.wait_for(second, 5)]) == ["one", "two"]
         finally:
             await ws.close()
+
+
+@support.skip_if(support.ON_MICROPYTHON, "both ends are MicroPython here, whose socket has no shutdown(): the server closes with the rest of the refused message unread, the RST that sends destroys the 1009 before the client (which reads only when its task runs) reads it")
+async def test_the_sender_of_a_message_over_max_size_gets_1009():
+    # The server refuses from the frame header, closes with 1009 and drops TCP while the client
+    # may still be writing the payload: the write fails, yet the 1009 that came first is what
+    # the client reports, not 1006.
+    async with serving(echo_app(max_size=16384)) as port:
+        for size in (20000, 200000):
+            async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
+                with support.raises(ConnectionClosedError) as caught:
+                    await ws.send(bytes(size))
+                    await ws.receive()
+                assert caught.value.code == 1009, (size, caught.value.code)
