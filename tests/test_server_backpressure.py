@@ -217,3 +217,56 @@ async def test_a_member_too_slow_for_a_broadcast_gets_1008_after_the_frame_in_pr
             assert frames and all(frame == (0x2, MESSAGE) for frame in frames)
         finally:
             await close_writer(writer)
+
+
+async def test_both_peers_sending_a_large_message_at_once_both_get_through():
+    # Each side writes 4 MiB before it reads. Reading must go on while our own send waits for
+    # the socket, or each waits for the other forever (CPython's transport feed did).
+    app = echo_app(ping_interval=None, max_size=None)
+    big = bytes(4 << 20)
+
+    @app.route("/swap")
+    @with_websocket
+    async def swap(request, ws):
+        await ws.send(big)
+        assert await ws.receive() == big
+        await ws.send("done")
+
+    async with serving(app) as port:
+        async with connect("ws://127.0.0.1:%d/swap" % port, ping_interval=None, max_size=None) as ws:
+            await asyncio.wait_for(ws.send(big), 10)
+            assert await asyncio.wait_for(ws.receive(), 10) == big
+            assert await asyncio.wait_for(ws.receive(), 10) == "done"
+
+
+async def test_a_send_cut_short_by_a_dropped_connection_raises():
+    # close() gives up on a peer that reads nothing and drops the connection: the send stuck
+    # under it raises ConnectionClosed, it does not return as if the message went out.
+    app = echo_app(ping_interval=None, max_queue=1, max_size=None)
+    release = asyncio.Event()
+
+    @app.route("/deaf")
+    @with_websocket
+    async def deaf(request, ws):
+        await release.wait()
+
+    async with serving(app) as port:
+        ws = await connect("ws://127.0.0.1:%d/deaf" % port, close_timeout=0.5).open()
+        await ws.send("fills the queue: the server stops reading")
+        outcome = []
+
+        async def send_big():
+            try:
+                await ws.send(bytes(16 << 20))
+                outcome.append("returned")
+            except ConnectionClosed as exc:
+                outcome.append(exc.code)
+
+        try:
+            sending = asyncio.create_task(send_big())
+            await support.wait_until(lambda: ws._writing, timeout=10)
+            await asyncio.wait_for(ws.close(), 5)
+            await asyncio.wait_for(sending, 5)
+            assert outcome == [1006]
+        finally:
+            release.set()

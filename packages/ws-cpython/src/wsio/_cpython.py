@@ -157,13 +157,17 @@ class _Feeder(asyncio.Protocol):
     def _settle(self):
         """Write the core's replies, and stop reading while the connection cannot take more."""
         ws = self.ws
-        for buf in ws._conn.data_to_send():  # writes are synchronous here: order is kept
+        replies = ws._conn.data_to_send()
+        for buf in replies:  # writes are synchronous here: order is kept
             self.transport.write(buf)
         if ws._conn.state == CLOSED:
             self.stop()
         elif not self.paused:
             wait = ws._reading_waits_for()
-            if wait is not None or self.transport.get_write_buffer_size() > _WRITE_HIGH:
+            # Only replies pause reading on a full write buffer (a ping flood): the buffer also
+            # holds the application's sends, and two peers each sending a large message would
+            # both stop reading, each waiting for the other.
+            if wait is not None or (replies and self.transport.get_write_buffer_size() > _WRITE_HIGH):
                 self.paused = True
                 self.transport.pause_reading()
                 asyncio.create_task(self._resume_after(wait))

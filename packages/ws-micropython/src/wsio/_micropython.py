@@ -85,29 +85,25 @@ def write_now(stream, buffers):
     """
     if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
         buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
-    for buf in buffers:
-        if len(buf) > _WRITE_SLICE:
-            return _write_slices(stream, buffers)
-    for buf in buffers:
-        stream.write(buf)
+    if len(buffers) > 1 or len(buffers[0]) > _WRITE_SLICE:
+        # A large payload, or several frames (fragment_size): out_buf grows by copying, so they
+        # go out a slice at a time, each waiting for the socket if it has a backlog.
+        return _write_slices(stream, buffers)
+    stream.write(buffers[0])
     # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
     # every socket) per message. Like CPython's drain(), wait only when something is pending.
     return stream.drain() if stream.out_buf else None
 
 
 async def _write_slices(stream, buffers):
-    """Write ``buffers`` in order, large ones in slices, and wait until the socket took them."""
+    """Write ``buffers`` in order, large ones in slices, waiting for the socket whenever it has
+    a backlog (never more than a slice in ``out_buf``), until it took them all."""
     for buf in buffers:
-        if len(buf) <= _WRITE_SLICE:
-            stream.write(buf)
-            continue
         view = memoryview(buf)
         for start in range(0, len(buf), _WRITE_SLICE):
             stream.write(view[start : start + _WRITE_SLICE])
             if stream.out_buf:
                 await stream.drain()
-    if stream.out_buf:
-        await stream.drain()
 
 
 async def close(stream, flush_timeout=None):

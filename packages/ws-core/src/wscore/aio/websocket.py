@@ -248,6 +248,8 @@ class WebSocket:
         self._writing = True
         try:
             await pending
+            if self._hard_closed:  # CPython's drain() returns when the transport is aborted
+                raise OSError("the connection was dropped while writing")
             buffers = self._conn.data_to_send()
             while buffers:  # frames of tasks that came meanwhile and wait in _after_writer
                 await runtime.write(self._writer, buffers)
