@@ -240,7 +240,7 @@ class App:
         for server in self._servers:
             server.close()
         self._servers = []
-        websocket_handlers = set()
+        websocket_handlers: "set[Any]" = set()
         for ws in list(self._websockets):
             websocket_handlers.add(ws._handler_task)
             self._close_for_shutdown(ws)
