@@ -80,8 +80,9 @@ async def read(stream):
 def write_now(stream, buffers):
     """Write ``buffers`` in order; None if the socket took them, else an awaitable finishing the job.
 
-    Small writes go straight to the socket (what it does not take waits in ``out_buf``); a
-    large buffer goes out in slices, each waiting for the socket, so it is never copied.
+    One small frame goes straight to the socket (what it does not take waits in ``out_buf``);
+    a large payload, or several frames, go out in slices, each waiting for the socket when it
+    has a backlog, so that ``out_buf`` never grows by copying.
     """
     if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
         buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
