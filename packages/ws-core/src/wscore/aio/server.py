@@ -243,7 +243,8 @@ class App:
         websocket_handlers: "set[Any]" = set()
         for ws in list(self._websockets):
             websocket_handlers.add(ws._handler_task)
-            self._close_for_shutdown(ws)
+            if ws._conn.state == OPEN:
+                ws._close_nowait(1001, "server shutting down", ws._cancel_handler)
         for task in list(self._handlers):
             if task not in websocket_handlers:
                 task.cancel()  # a plain route still running
@@ -259,15 +260,6 @@ class App:
         self._watchdog.stop()
         if self._stopped is not None:
             self._stopped.set()
-
-    def _close_for_shutdown(self, ws):
-        if ws._conn.state == OPEN:
-            ws._conn.send_close(1001, "server shutting down")
-            if ws._writing:  # cancelling the writer now would cut its frame: the close follows it
-                asyncio.create_task(ws._after_write(ws._cancel_handler))
-            else:
-                ws._write_nowait()
-                ws._cancel_handler()
 
     def _busy(self):
         return self._handlers or self._connections or self._websockets

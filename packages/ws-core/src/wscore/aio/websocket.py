@@ -513,15 +513,21 @@ class WebSocket:
 
     def _fail_timer(self, code, reason):
         """Close with ``code`` and drop the connection without waiting for an answer (timers,
-        the Broadcaster). A frame being written goes out whole first, the close frame after it:
-        the peer gets ``close_timeout`` to take them, then the connection is dropped."""
+        the Broadcaster)."""
+        self._close_nowait(code, reason, self._abort, code, reason)
+
+    def _close_nowait(self, code, reason, then, *args):
+        """Send a close frame without waiting for the socket, then call ``then(*args)``.
+
+        A frame being written goes out whole first and the close frame after it: ``then``
+        waits for both, ``close_timeout`` at most (the peer may not read)."""
         if self._conn.state == OPEN:
             self._conn.send_close(code, reason)
             if self._writing:
-                asyncio.create_task(self._after_write(self._abort, code, reason))
+                asyncio.create_task(self._after_write(then, *args))
                 return
             self._write_nowait()
-        self._abort(code, reason)
+        then(*args)
 
     async def _after_write(self, then, *args):
         """Wait until the frame being written and those queued after it are out (``close_timeout``
