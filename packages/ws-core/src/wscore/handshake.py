@@ -67,7 +67,7 @@ def check_request(request, subprotocols=None):
     chosen = None
     if subprotocols:
         # Compared exactly: the client must get back one of the values it sent (RFC 6455 4.1).
-        offered = [t.strip() for t in (headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+        offered = header_tokens(headers.get("Sec-WebSocket-Protocol"), lower=False)
         for name in subprotocols:
             if name in offered:
                 chosen = name

@@ -125,11 +125,13 @@ def is_decimal(text):
     return text.isdigit() and len(text.encode("utf-8")) == len(text)
 
 
-def header_tokens(value):
-    """The comma-separated tokens of a header value, stripped and lower-cased."""
+def header_tokens(value, lower=True):
+    """The comma-separated tokens of a header value, stripped (and lower-cased unless ``lower``
+    is False)."""
     if not value:
         return []
-    return [t.strip().lower() for t in value.split(",") if t.strip()]
+    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    return [t.lower() for t in tokens] if lower else tokens
 
 
 class HeadReader:
