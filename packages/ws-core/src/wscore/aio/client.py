@@ -94,12 +94,9 @@ class connect:
         rest = b""
         while True:
             head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
-            done = head_reader.feed(rest) if rest else False
-            while not done:
-                data = await runtime.impl.read(reader)
-                if not data:
-                    raise HandshakeError("connection closed during the opening handshake", 0)
-                done = head_reader.feed(data)
+            done = bool(rest) and head_reader.feed(rest)  # the final head may have come along
+            if not done and not await runtime.read_head(reader, head_reader):
+                raise HandshakeError("connection closed during the opening handshake", 0)
             status, _, headers = parse_response(head_reader.head)
             if status == 101 or not 100 <= status < 200:
                 return status, headers, head_reader.rest

@@ -48,6 +48,17 @@ async def write(writer, buffers):
         await pending
 
 
+async def read_head(reader, head_reader):
+    """Feed ``head_reader`` (an ``http.HeadReader``) from ``reader`` until the head is complete:
+    True; False if the stream ended first. Raises what ``feed`` raises (414, 431)."""
+    while True:
+        data = await impl.read(reader)
+        if not data:
+            return False
+        if head_reader.feed(data):
+            return True
+
+
 def use(platform_impl):
     """Install the platform implementation; the platform package does this at import."""
     global impl

@@ -327,21 +327,13 @@ class App:
                 await impl.close(writer)
 
     async def _skip_head(self, reader):
-        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
-        while True:
-            data = await runtime.impl.read(reader)
-            if not data or head_reader.feed(data):
-                return
+        await runtime.read_head(reader, HeadReader(self.options.max_head_size, self.options.max_head_size // 2))
 
     async def _read_request(self, reader, writer):
         options = self.options
         head_reader = HeadReader(options.max_head_size, options.max_head_size // 2)
-        while True:
-            data = await runtime.impl.read(reader)
-            if not data:
-                return None
-            if head_reader.feed(data):
-                break
+        if not await runtime.read_head(reader, head_reader):
+            return None
         request = Request(self, parse_request(head_reader.head), runtime.impl.peer_address(writer), reader, writer)
         rest = head_reader.rest
         length = request.headers.get("Content-Length")
