@@ -335,6 +335,36 @@ def test_chunk_with_several_messages_and_leftover_header():
     assert norm(conn.events()) == [("binary", b"four")]
 
 
+def test_max_events_stops_parsing_and_the_rest_is_fed_again():
+    # A reader whose queue is full takes no more events: one chunk of many small frames must
+    # not become as many objects at once. What was not taken yields the same events later.
+    frames = [cframe(0x1, ("m%d" % i).encode()) for i in range(10)] + [cframe(0x9, b"p"), cframe(0x8, close_payload(1000))]
+    data = b"".join(frames)
+    conn = protocol.Connection(max_events=3)
+    taken = conn.receive_data(data)
+    assert taken == sum(len(f) for f in frames[:3]), taken
+    assert norm(conn.events()) == [("text", "m0"), ("text", "m1"), ("text", "m2")]
+    rest = data[taken:]
+    events = []
+    conn.max_events = 4  # what a reader that caught up does
+    while rest:
+        taken = conn.receive_data(rest)
+        assert 0 < taken <= len(rest)
+        batch = conn.events()
+        assert len(batch) <= 4, batch
+        events.extend(batch)
+        rest = rest[taken:]
+    whole = server()
+    assert whole.receive_data(data) == len(data)
+    assert norm(events) == norm(whole.events())[3:]
+    assert conn.data_to_send() == whole.data_to_send()  # the pong and the close reply
+    # A frame split by the chunk's end is taken whole (its header kept) when there is room.
+    conn = protocol.Connection(max_events=1)
+    assert conn.receive_data(data[:5]) == 5
+    assert conn.receive_data(data[5:]) == len(frames[0]) - 5
+    assert norm(conn.events()) == [("text", "m0")]
+
+
 def test_received_data_is_copied_out_of_the_chunk():
     # The caller may reuse its receive buffer: events must not alias it.
     buf = bytearray(frame(0x2, b"abcd", False) + frame(0x0, b"efgh"))

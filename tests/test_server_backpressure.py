@@ -5,7 +5,7 @@ import asyncio
 from wsio import Broadcaster, ConnectionClosed, connect, with_websocket
 
 import support
-from wire import OP_CLOSE, OP_TEXT, client_frame, close_payload, close_writer, echo_app, read_until_close, serving, upgrade
+from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, STEP, client_frame, close_payload, close_writer, echo_app, read_frame, read_until_close, serving, upgrade
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -270,3 +270,54 @@ async def test_a_send_cut_short_by_a_dropped_connection_raises():
             assert outcome == [1006]
         finally:
             release.set()
+
+
+async def test_a_chunk_of_many_small_messages_queues_no_more_than_max_queue():
+    # 300 frames in one TCP write arrive in one read: parsed all at once they would be 300
+    # messages held for a handler that does not read (max_queue 2 promises two), and 300 pongs
+    # for the pings among them. The rest waits unparsed until the handler makes room.
+    app = echo_app(ping_interval=None, max_queue=2)
+    release = asyncio.Event()
+    sockets = []
+
+    @app.route("/later")
+    @with_websocket
+    async def later(request, ws):
+        sockets.append(ws)
+        await release.wait()
+        count = 0
+        async for message in ws:
+            assert message == "m%d" % count, (message, count)
+            count += 1
+            if count == 300:
+                await ws.send("got %d" % count)
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/later")
+        try:
+            burst = []
+            for i in range(300):
+                burst.append(client_frame(OP_TEXT, "m%d" % i))
+                burst.append(client_frame(OP_PING, str(i).encode()))
+            writer.write(b"".join(burst))
+            await writer.drain()
+            await support.wait_until(lambda: sockets and len(sockets[0]._messages) >= 2, timeout=STEP)
+            ws = sockets[0]
+            assert len(ws._messages) == 2, len(ws._messages)
+            assert ws._unparsed is not None  # the rest of the chunk waits, not parsed
+            release.set()
+            pongs = 0
+            while True:
+                opcode, payload = await read_frame(reader)
+                if opcode == OP_PONG:
+                    assert payload == str(pongs).encode(), (payload, pongs)
+                    pongs += 1
+                else:
+                    assert (opcode, payload) == (OP_TEXT, b"got 300"), (opcode, payload)
+                    break
+            while pongs < 300:
+                opcode, payload = await read_frame(reader)
+                assert (opcode, payload) == (OP_PONG, str(pongs).encode()), (opcode, payload)
+                pongs += 1
+        finally:
+            await close_writer(writer)

@@ -118,7 +118,9 @@ class Connection:
     """One WebSocket connection after the opening handshake, for either side.
 
     ``client`` is True on the client side: frames we send are masked, frames we receive must
-    not be. ``max_size`` bounds a received message (None: no bound).
+    not be. ``max_size`` bounds a received message (None: no bound). ``max_events`` bounds the
+    events ``receive_data()`` leaves waiting in ``events()``; the I/O layer may lower it while
+    its reader is behind (an attribute, not an argument: see ``receive_data``).
 
     With ``defer_errors`` a protocol violation does not fail the connection at once: parsing
     stops, ``pending_error`` holds the error, and the I/O layer calls ``fail()`` once the
@@ -160,10 +162,11 @@ class Connection:
     _parts = ()
     client = False
     max_size = 1 << 20
+    max_events = 1 << 30
     defer_errors = False
     _mask_source = None
 
-    def __init__(self, client=False, max_size=1 << 20, defer_errors=False):
+    def __init__(self, client=False, max_size=1 << 20, defer_errors=False, max_events=None):
         self.state = OPEN
         self.pending_error = None
         if client:
@@ -171,6 +174,8 @@ class Connection:
             self._mask_source = _new_mask_key
         if max_size != Connection.max_size:
             self.max_size = max_size
+        if max_events is not None:
+            self.max_events = max_events
         if defer_errors:
             self.defer_errors = True
 
@@ -182,14 +187,22 @@ class Connection:
         ``scratch=True`` says that ``data`` is a writable buffer the caller reuses (a read
         buffer): a message that arrives whole in it is unmasked in place, and the ``str`` or
         ``bytes`` made from it is its only copy. Otherwise ``data`` is never written to.
+
+        Returns how many bytes of ``data`` were taken: all of them, unless ``max_events``
+        events were waiting in ``events()`` first (the reader's queue is full). The caller feeds
+        the rest again later: one chunk of small frames must not become thousands of messages
+        at once. (Not an argument: one more local makes this function's frame too big for
+        MicroPython to keep on the C stack, and it allocates it at every call, 2k instructions.)
         """
+        end = len(data)
         if self.state == CLOSED or self.pending_error is not None:
-            return  # nothing after the close handshake or a protocol error means anything
+            return end  # nothing after the close handshake or a protocol error means anything
         view = memoryview(data)
-        end = len(view)
         pos = 0
         try:
             while pos < end and self.state != CLOSED:
+                if self._events and len(self._events) >= self.max_events:  # mostly one per chunk
+                    return pos
                 if self._in_payload:
                     take = min(self._remaining, end - pos)
                     self._payload(view[pos : pos + take])
@@ -207,6 +220,7 @@ class Connection:
             self._parts = ()
             self._control = None
             self._protocol_error(ProtocolError("message too big for the memory available", CLOSE_MESSAGE_TOO_BIG))
+        return end
 
     def _protocol_error(self, exc):
         if self.defer_errors:

@@ -180,6 +180,10 @@ class _Feeder(asyncio.Protocol):
         except (OSError, asyncio.CancelledError):
             pass
         self.paused = False
+        ws = self.ws
+        unparsed, ws._unparsed = ws._unparsed, None
+        if unparsed is not None and self.on_closed is not None:
+            ws._received(unparsed)  # what came while the queue was full, before reading on
         self._settle()  # what the wait wrote or ended; it may pause again
         if not self.paused and self.on_closed is not None and not self.transport.is_closing():
             self.transport.resume_reading()

@@ -421,6 +421,9 @@ class _Feed:
         if self.ws._conn.state == CLOSED:
             self.stop()
         elif self.task is not None:
+            ws = self.ws
+            if ws._unparsed is not None:  # parsed before the socket is read again
+                self.pending, ws._unparsed = ws._unparsed, None
             core._task_queue.push(self.task)  # read on (the feed waits on nothing meanwhile)
 
     def _report_closed(self):

@@ -70,8 +70,9 @@ class WebSocket:
         self.options = options
         self._reader = reader
         self._writer = writer
-        self._conn = Connection(client, options.max_size, defer_errors=True)
+        self._conn = Connection(client, options.max_size, True, options.max_queue)
         self._messages: "list[str | bytes]" = []
+        self._unparsed: "bytes | None" = None  # received while the queue was full: parsed once it has room
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
         self._last_received = runtime.impl.monotonic()
 
@@ -332,7 +333,17 @@ class WebSocket:
         ``scratch``: ``data`` is a read buffer the core may unmask in place (``receive_data``)."""
         self._heard = True
         if data:
-            self._conn.receive_data(data, scratch)
+            conn = self._conn
+            if self._messages:  # the reader is behind: only the room left (else max_queue)
+                conn.max_events = self.options.max_queue - len(self._messages)
+                taken = conn.receive_data(data, scratch)
+                conn.max_events = self.options.max_queue
+            else:
+                taken = conn.receive_data(data, scratch)
+            if taken < len(data):
+                # The core stopped at max_events: the rest waits here, out of the (shared) read
+                # buffer, and reading pauses until the application makes room.
+                self._unparsed = bytes(data[taken:])
         else:
             self._conn.receive_eof()
         self._handle_events()
@@ -340,14 +351,15 @@ class WebSocket:
     def _reading_waits_for(self):
         """What reading must wait for before it goes on, as an awaitable; None to go on.
 
-        A full queue waits for the application to take a message; a protocol error waits
+        A full queue waits for the application to take a message (the feed then parses what
+        was left in ``_unparsed`` before it reads again); a protocol error waits
         until the messages before it were dealt with, then fails the connection.
         """
         if self._conn.state == CLOSED:
             return None
         if self._conn.pending_error is not None:
             return self._fail_after_messages()
-        if len(self._messages) >= self.options.max_queue:
+        if len(self._messages) >= self.options.max_queue or self._unparsed is not None:
             return self._until_space()
         return None
 
@@ -384,7 +396,9 @@ class WebSocket:
                 pass
         self._conn.fail()
         self._handle_events()
-        await self._flush_replies()
+        pending = self._write_replies()
+        if pending is not None:
+            await pending
 
     def _handle_events(self):
         """Act on what the core produced: queue messages, settle pings, see the peer leave."""
@@ -424,11 +438,6 @@ class WebSocket:
                 await pending
         except (OSError, asyncio.TimeoutError):
             self._lost()
-
-    async def _flush_replies(self):
-        pending = self._write_replies()
-        if pending is not None:
-            await pending
 
     def _lost(self):
         """Writing failed: the peer is gone (1006)."""
