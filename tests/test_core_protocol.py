@@ -787,6 +787,26 @@ def test_server_sends_unmasked_frames():
     )
 
 
+def test_a_payload_of_wide_items_is_sent_as_its_bytes():
+    # An array('h') is bytes-like, but len() counts its items: the frame must announce and carry
+    # all of its bytes, on both sides, whole or fragmented, also through a memoryview of it.
+    import array
+
+    samples = array.array("h", range(-50, 150))
+    raw = bytes(samples)
+    assert len(raw) == 400
+    for make in (server, client):
+        for payload in (samples, memoryview(samples)):
+            for fragment_size in (None, 150):
+                conn = make()
+                conn.send_binary(payload, fragment_size)
+                conn.send_message(payload)
+                frames = sent_frames(conn)
+                first = b"".join(bytes(f[2]) for f in frames[:-1])
+                assert first == raw and bytes(frames[-1][2]) == raw, (make, fragment_size)
+                assert all(f[3] == (make is client) for f in frames)
+
+
 def test_server_send_binary_does_not_copy_large_payloads():
     payload = bytes(range(256)) * 8
     conn = server()

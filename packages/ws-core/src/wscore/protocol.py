@@ -480,14 +480,14 @@ class Connection:
 
     def send_binary(self, data, fragment_size=None):
         """Queue a binary message (any bytes-like object, used without a copy on the server)."""
-        self._send_data(OP_BINARY, data, fragment_size)
+        self._send_data(OP_BINARY, _byte_payload(data), fragment_size)
 
     def send_message(self, message, fragment_size=None):
         """Queue ``message``: text for a ``str``, binary for anything bytes-like."""
         if isinstance(message, str):
             self._send_data(OP_TEXT, message.encode("utf-8"), fragment_size)
         else:
-            self._send_data(OP_BINARY, message, fragment_size)
+            self._send_data(OP_BINARY, _byte_payload(message), fragment_size)
 
     def _send_data(self, opcode, payload, fragment_size):
         self._check_can_send()
@@ -538,6 +538,23 @@ class Connection:
         """Record that the connection ended without a close handshake (e.g. a timeout)."""
         if self.state != CLOSED:
             self._closed(code, reason)
+
+
+def _byte_payload(data):
+    """``data`` (bytes-like) as a buffer whose ``len()`` counts bytes, as framing needs.
+
+    An ``array('h')``, or a memoryview of one, has items wider than a byte and ``len()`` counts
+    those: cast to bytes (copied where memoryview cannot cast, as on MicroPython).
+    """
+    if type(data) is bytes or type(data) is bytearray:
+        return data
+    view = memoryview(data)
+    if len(view) == 0 or len(bytes(view[:1])) == 1:  # MicroPython's memoryview has no itemsize
+        return data
+    try:
+        return view.cast("B")
+    except (AttributeError, TypeError):  # no cast (MicroPython), or not contiguous
+        return bytes(view)
 
 
 def _control_payload(data):
