@@ -225,6 +225,16 @@ def test_limits_and_timeouts_have_finite_defaults():
     assert o.allowed_origins is None and o.max_connections is None and o.idle_timeout is None
 
 
+def test_sizes_and_counts_out_of_range_are_refused_at_once():
+    # A negative fragment_size never finished splitting the first message sent (the event
+    # loop hung); a max_queue of 0 would never read. Refused when the App is made.
+    for name, value in (("fragment_size", -1), ("fragment_size", 0), ("max_queue", 0), ("max_queue", None), ("max_size", -1), ("max_connections", 0), ("max_head_size", 10), ("max_body_size", 1.5)):
+        with support.raises(ValueError, contains=name):
+            App(**{name: value})
+    app = App(fragment_size=1, max_size=None, max_body_size=0, max_connections=None)
+    assert app.options.fragment_size == 1 and app.options.max_size is None
+
+
 # ---- TLS: the default client context checks host names ---------------------------------------
 
 

@@ -52,6 +52,9 @@ class Options:
         for name, value in options.items():
             if not hasattr(Options, name) or name.startswith("_"):
                 raise TypeError("unknown option %r" % name)
+            if name in _COUNTS and not (value is None and name in _COUNTS_OR_NONE):
+                if not isinstance(value, int) or value < _COUNTS[name]:
+                    raise ValueError("%s must be an integer of at least %d%s" % (name, _COUNTS[name], " or None" if name in _COUNTS_OR_NONE else ""))
             setattr(self, name, value)
 
     def timer_tick(self):
@@ -62,3 +65,9 @@ class Options:
         """
         periods = [t for t in (self.ping_interval, self.ping_timeout, self.idle_timeout, self.close_timeout) if t]
         return min(1.0, max(0.02, min(periods) / 8)) if periods else None
+
+
+# Sizes and counts, with their least value: a negative fragment_size would never finish
+# splitting a message, a max_queue of 0 would never read.
+_COUNTS = {"max_size": 0, "max_queue": 1, "max_head_size": 64, "max_body_size": 0, "max_connections": 1, "fragment_size": 1}
+_COUNTS_OR_NONE = ("max_size", "max_connections", "fragment_size")
