@@ -167,6 +167,35 @@ async def test_close_frame_from_raw_client_is_answered_and_cancels():
     assert events == ["receive"]
 
 
+async def test_a_close_refused_for_its_code_leaves_the_handler_cancellable():
+    # close(1005) raises ValueError and the connection stays open: the client leaving later
+    # must still cancel the handler, as for any handler.
+    app = App(ping_interval=None)
+    events = []
+    ready = asyncio.Event()
+
+    @app.route("/bad-close")
+    @with_websocket
+    async def bad_close(request, ws):
+        try:
+            await ws.close(1005)
+        except ValueError:
+            events.append("refused")
+        ready.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    async with serving(app) as port:
+        async with connect("ws://127.0.0.1:%d/bad-close" % port) as ws:
+            await asyncio.wait_for(ready.wait(), 5)
+            await ws.send("still open")
+        await support.wait_until(lambda: "cancelled" in events, timeout=5)
+    assert events == ["refused", "cancelled"]
+
+
 async def test_handler_that_closes_itself_is_not_cancelled():
     seen = []
     app = App()

@@ -199,9 +199,9 @@ class WebSocket:
         application asked for, from whichever task (``wait_for(ws.close(), t)`` runs it in
         another): it sees ``ConnectionClosed`` when it next uses the connection.
         """
-        self._handler_closing = True
         if self._conn.state == OPEN:
-            self._conn.send_close(code, reason)
+            self._conn.send_close(code, reason)  # a code or reason that may not be sent raises here
+        self._handler_closing = True
         if not self._finished:
             try:
                 # One bound for writing the close frame and for the answer: the frame may wait
