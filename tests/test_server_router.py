@@ -39,6 +39,10 @@ def make_app():
     async def as_json(request):
         return {"a": [1, 2], "b": "c"}
 
+    @app.route("/none")
+    async def nothing(request):
+        return None
+
     @app.route("/post-only", methods=["POST"])
     async def post_only(request):
         return "posted " + request.body.decode()
@@ -145,6 +149,27 @@ async def test_head_gets_the_head_of_get_without_its_body():
         for target, expected in (("/nope", 404), ("/post-only", 405)):
             status, _, body = await http_get(port, target, method="HEAD")
             assert (status, body) == (expected, b""), target
+
+
+async def test_a_route_returning_none_is_204_without_content_fields():
+    # RFC 9110 section 8.6: no Content-Length in a 204; no content, so no Content-Type either.
+    async with serving(make_app()) as port:
+        status, headers, body = await http_get(port, "/none")
+        assert (status, body) == (204, b"")
+        assert "content-length" not in headers and "content-type" not in headers, headers
+
+
+async def test_errors_before_routing_answer_head_without_a_body():
+    # A HEAD request refused before any route runs (501, 400, 413) gets the head alone too.
+    app = App(max_body_size=10)
+    async with serving(app) as port:
+        for extra, expected in ((b"Transfer-Encoding: chunked\r\n", 501), (b"Host: h\r\n", 400), (b"Content-Length: 11\r\n", 413)):
+            request = b"HEAD /x HTTP/1.1\r\nHost: h\r\n" + extra + b"\r\n"
+            if expected == 413:
+                request += bytes(11)
+            status, headers, body = await http_exchange(port, request)
+            assert (status, body) == (expected, b""), (expected, body)
+            assert int(headers["content-length"]) > 0  # the fields as for GET
 
 
 async def test_transfer_encoding_is_501_and_the_connection_closes():

@@ -127,6 +127,8 @@ async def test_shutdown_cancels_plain_routes_and_refuses_requests_that_complete_
         await late_writer.drain()
         answer = await read_until_eof(late_reader)
         assert answer.startswith(b"HTTP/1.1 503 "), answer[:80]
+        answer = await read_until_eof(slow_reader)  # the cancelled route's request is answered too
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:80]
         await asyncio.wait_for(shutting, 5)
         assert not app._handlers and not app._websockets and not app._connections
     finally:

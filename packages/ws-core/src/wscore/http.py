@@ -173,6 +173,12 @@ class HeadReader:
         self._buf = bytearray()
         return True
 
+    def is_head_request(self):
+        """True if the request, as far as it came, is a ``HEAD``: even an error answers it
+        without a body (RFC 9110 section 9.3.2)."""
+        data = self.head if self.head is not None else self._buf
+        return data[:5] == b"HEAD "
+
     def _check_lines(self, start, limit):
         buf = self._buf
         line_start = buf.rfind(b"\n", 0, start) + 1

@@ -148,6 +148,8 @@ def _http_response(result):
     if body is None:
         body = b""
         status = 204 if status == 200 else status
+    if status == 204:  # no content, and no Content-Length either (RFC 9110 section 8.6)
+        return [response_head(status, list(headers.items()) + [("Connection", "close")])]
     elif isinstance(body, (dict, list)):
         body = json.dumps(body)
         content_type = "application/json"
@@ -165,6 +167,18 @@ def _http_response(result):
     fields.append(("Content-Length", str(len(body))))
     fields.append(("Connection", "close"))
     return [response_head(status, fields), body]
+
+
+def _head_only(buffers):
+    """A response's head without its body."""
+    response = b"".join(buffers)
+    return [response[: response.find(b"\r\n\r\n") + 4]]
+
+
+def _reject(head_reader, exc):
+    """The error response for ``exc`` before routing: without a body to a HEAD request."""
+    response = [reject_response(exc.status, exc.reason, exc.headers)]
+    return _head_only(response) if head_reader.is_head_request() else response
 
 
 class App:
@@ -294,23 +308,24 @@ class App:
         try:
             limit = self._limit
             held = self._held()
+            if limit is not None and held > limit + _REFUSALS_IN_FLIGHT:
+                return  # a flood: answering costs memory the server may not have
+            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
             if limit is not None and held > limit:
-                if held > limit + _REFUSALS_IN_FLIGHT:
-                    return  # a flood: answering costs memory the server may not have
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
                 try:
-                    await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
+                    await runtime.impl.wait_for(runtime.read_head(reader, head_reader), min(1.0, self.options.handshake_timeout))
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
-                await runtime.write(writer, [reject_response(503, "too many connections")])
+                await runtime.write(writer, _reject(head_reader, HandshakeError("too many connections", 503)))
                 return
             try:
-                request = await runtime.impl.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
+                request = await runtime.impl.wait_for(self._read_request(reader, writer, head_reader), self.options.handshake_timeout)
             except asyncio.TimeoutError:
                 return  # slowloris: no answer owed to a client that never finished its request
             except HandshakeError as exc:
-                await runtime.write(writer, [reject_response(exc.status, exc.reason, exc.headers)])
+                await runtime.write(writer, _reject(head_reader, exc))
                 return
             if request is None:
                 return
@@ -326,12 +341,8 @@ class App:
             if not upgraded:  # else the WebSocket owns the stream and closes it at its end
                 await impl.close(writer)
 
-    async def _skip_head(self, reader):
-        await runtime.read_head(reader, HeadReader(self.options.max_head_size, self.options.max_head_size // 2))
-
-    async def _read_request(self, reader, writer):
+    async def _read_request(self, reader, writer, head_reader):
         options = self.options
-        head_reader = HeadReader(options.max_head_size, options.max_head_size // 2)
         if not await runtime.read_head(reader, head_reader):
             return None
         request = Request(self, parse_request(head_reader.head), runtime.impl.peer_address(writer), reader, writer)
@@ -344,7 +355,7 @@ class App:
             if length > options.max_body_size:
                 # Answer, then read the body away (within handshake_timeout): a socket closed with
                 # unread bytes sends an RST, and a client that gets it may lose the answer.
-                await runtime.write(writer, [reject_response(413, "request body larger than %d bytes" % options.max_body_size)])
+                await self._respond(request, [reject_response(413, "request body larger than %d bytes" % options.max_body_size)])
                 unread = length - len(rest)
                 while unread > 0:
                     data = await runtime.impl.read(reader)
@@ -379,10 +390,7 @@ class App:
 
     async def _respond(self, request, buffers):
         """Write a response; to a HEAD request, its head only (RFC 9110 section 9.3.2)."""
-        if request.method == "HEAD":
-            head = b"".join(buffers)
-            buffers = [head[: head.find(b"\r\n\r\n") + 4]]
-        await runtime.write(request._writer, buffers)
+        await runtime.write(request._writer, _head_only(buffers) if request.method == "HEAD" else buffers)
 
     async def _dispatch(self, request):
         """Run the route; True if it upgraded to WebSocket (which then owns the stream)."""
@@ -434,7 +442,9 @@ class App:
             else:
                 await request.websocket.close(1000)
         except asyncio.CancelledError:
-            pass  # the peer left (or the server is shutting down)
+            # The peer left, or the server is shutting down: a plain route still owes an answer.
+            if request.websocket is None and self._shutting_down:
+                request._response = [reject_response(503, "server shutting down")]
         except HandshakeError as exc:
             if request.websocket is None:
                 request._response = [reject_response(exc.status, exc.reason, exc.headers)]
