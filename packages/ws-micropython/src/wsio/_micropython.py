@@ -389,8 +389,16 @@ class _Feed:
             yield  # until the scheduler finds the socket readable (or a cancel)
         except BaseException:  # cancelled: the scheduler took us off the socket; hand it back
             self.receiver = None
+            # The cancel dropped the socket's whole entry, a task waiting to write included
+            # (wait_for(ws.receive(), t) during a long send): put that writer back too.
+            writer = entry[1]
             if self.task is not None:
                 self._watch()
+                if writer is not None:
+                    io.map[id(self.sock)][1] = writer
+                    io.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
+            elif writer is not None:
+                core._task_queue.push(writer)  # stopped: the socket is closing, let it see that
             raise
         self.receiver = None
         if self.task is not None:  # else the feed was stopped meanwhile (_report_closed woke us)

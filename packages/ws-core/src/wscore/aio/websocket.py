@@ -20,6 +20,8 @@ except ImportError:  # MicroPython: annotations are never evaluated there
     TYPE_CHECKING = False  # type: ignore[misc]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .options import Options
     from .server import Request
 
@@ -40,8 +42,8 @@ class WebSocket:
 
     # Defaults on the class: an idle connection's instance holds only what differs (heap on a
     # board). The ping table and the event for writers in line are made on first use.
-    _writing = False  # a task is waiting for the socket to take its frames
-    _written: "asyncio.Event | None" = None  # set when that task is done (others wait on it)
+    _writing: "Any" = None  # the task writing what the socket did not take at once, while it runs
+    _written: "asyncio.Event | None" = None  # set when that task is done (senders wait on it)
     _write_broken = False  # a write failed: the tasks waiting for it fail too
     _pings: "dict[bytes, asyncio.Event] | None" = None
     _feed = None  # the platform's feed (runtime.feed) once started
@@ -231,11 +233,13 @@ class WebSocket:
     def _write(self):
         """Hand the frames the core queued to the socket.
 
-        Returns None when the socket took them at once, else an awaitable that finishes the
-        job: waiting for the socket to drain, or for the task already writing, which writes
-        every frame queued meanwhile. Frames never interleave and go out in the order they were
-        queued. No lock: on MicroPython ``async with`` costs several coroutine calls per message.
-        Raises ``OSError`` if the socket failed.
+        Returns None when the socket took them at once, else an awaitable that waits until
+        the writing task wrote them. That task (``_drain``) writes every frame queued meanwhile,
+        so frames never interleave and go out in the order they were queued; and no sender's
+        cancel (``wait_for(ws.send(m), t)``) reaches it, so a frame is never cut (MicroPython
+        writes a large one in slices, and its drain() forgets its progress when cancelled).
+        No lock: on MicroPython ``async with`` costs several coroutine calls per message.
+        The awaitable raises ``OSError`` if the socket failed.
         """
         if self._writing:
             return self._after_writer()
@@ -243,10 +247,13 @@ class WebSocket:
         if not buffers:
             return None
         pending = runtime.impl.write_now(self._writer, buffers)
-        return None if pending is None else self._drain(pending)
+        if pending is None:
+            return None
+        self._writing = asyncio.create_task(self._drain(pending))
+        return self._after_writer()
 
     async def _drain(self, pending):
-        self._writing = True
+        """The writing task: finish ``pending``, then write what was queued meanwhile."""
         try:
             await pending
             if self._hard_closed:  # CPython's drain() returns when the transport is aborted
@@ -255,11 +262,10 @@ class WebSocket:
             while buffers:  # frames of tasks that came meanwhile and wait in _after_writer
                 await runtime.write(self._writer, buffers)
                 buffers = self._conn.data_to_send()
-        except OSError:
+        except (OSError, asyncio.CancelledError):  # cancelled only once the socket is closed
             self._write_broken = True
-            raise
         finally:
-            self._writing = False
+            self._writing = None
             waiting, self._written = self._written, None
             if waiting is not None:
                 waiting.set()
@@ -312,6 +318,11 @@ class WebSocket:
         self._cancel_handler()
         # Dropped (a timeout, shutdown's last pass): what is still buffered is not waited for.
         await runtime.impl.close(self._writer, 0 if self._hard_closed else self.options.close_timeout)
+        if self._writing is not None:
+            # The socket is closed. A writer may still wait for it where nothing will wake it:
+            # MicroPython's asyncio drops a socket's whole poll entry when any task waiting on
+            # it is cancelled (a client's wait for the server's FIN, after close_timeout).
+            self._writing.cancel()
         self._ended = True
         if self._ended_event is not None:
             self._ended_event.set()
