@@ -55,3 +55,27 @@ async def test_micropython_client_talks_to_cpython_server():
         assert "sent: dwa ✓ | got: dwa ✓" in text, text
     finally:
         await app.shutdown()
+
+
+async def test_ctrl_c_under_app_run_closes_clients_with_1001_on_both_interpreters():
+    # App.run's promise: Ctrl-C is a graceful shutdown. On MicroPython the interrupt comes out
+    # of the scheduler rather than the application's task, so run() must shut down after it.
+    import signal
+
+    from wsio import ConnectionClosed
+
+    cpython_env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-cpython", "src")]))
+    for name, interpreter, env in (("micropython", find_micropython(), micropython_env(*MP_PATH)), ("cpython", sys.executable, cpython_env)):
+        port = support.free_port()
+        cmd = [interpreter, os.path.join(ROOT, "examples", "echo.py"), "--host", "127.0.0.1", "--port", str(port)]
+        with MicroPythonProcess(cmd, env=env) as server:
+            server.wait_for_port(port)
+            async with connect("ws://127.0.0.1:%d/echo" % port, ping_interval=None) as ws:
+                await ws.send("before")
+                assert await ws.receive() == "before"
+                server.proc.send_signal(signal.SIGINT)
+                with support.raises(ConnectionClosed) as caught:
+                    await asyncio.wait_for(ws.receive(), 10)
+                assert (caught.value.code, caught.value.reason) == (1001, "server shutting down"), (name, caught.value.code, server.output)
+            await support.wait_until(lambda: not server.alive(), timeout=5)
+            assert server.proc.returncode == 0, (name, server.output)

@@ -245,7 +245,13 @@ class App:
         try:
             asyncio.run(main())
         except KeyboardInterrupt:
-            pass
+            if not self._shutting_down:
+                # MicroPython: the interrupt comes out of the scheduler, not out of main(), whose
+                # finally never ran. The connections' tasks are still there: shut them down.
+                try:
+                    asyncio.run(self.shutdown())
+                except KeyboardInterrupt:
+                    pass
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every WebSocket with 1001, cancel the handlers, and wait up to
