@@ -20,6 +20,16 @@ members never wait for it.
 
 import asyncio
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from typing import Iterator
+
+    from .websocket import WebSocket
+
 from ..constants import CLOSED
 from ..errors import ConnectionClosed
 from . import runtime
@@ -37,26 +47,26 @@ class _Member:
 class Broadcaster:
     """A group of WebSockets that ``broadcast(message)`` sends to, in order, without waiting."""
 
-    def __init__(self, max_pending=32):
+    def __init__(self, max_pending: int = 32) -> None:
         self.max_pending = max_pending
-        self._members = {}
+        self._members: "dict[WebSocket, _Member]" = {}
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._members)
 
-    def __iter__(self):
+    def __iter__(self) -> "Iterator[WebSocket]":
         return iter(list(self._members))
 
-    def __contains__(self, ws):
+    def __contains__(self, ws: object) -> bool:
         return ws in self._members
 
-    def add(self, ws):
+    def add(self, ws: "WebSocket") -> None:
         """Add ``ws``; it receives every message broadcast from now on until it leaves."""
         if ws not in self._members:
             member = self._members[ws] = _Member()
             member.task = asyncio.create_task(self._send_loop(ws, member))
 
-    def discard(self, ws):
+    def discard(self, ws: "WebSocket") -> None:
         """Remove ``ws`` (messages still in its outbox are not sent)."""
         member = self._members.pop(ws, None)
         if member is not None:
@@ -65,7 +75,7 @@ class Broadcaster:
             member.outbox.clear()
             member.ready.set()
 
-    def broadcast(self, message, exclude=None):
+    def broadcast(self, message: "str | bytes", exclude: "WebSocket | None" = None) -> int:
         """Queue ``message`` (str or bytes) for every member but ``exclude``; return how many got it."""
         queued = 0
         for ws, member in list(self._members.items()):
