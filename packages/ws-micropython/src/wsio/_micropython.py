@@ -388,17 +388,7 @@ class _Feed:
         try:
             yield  # until the scheduler finds the socket readable (or a cancel)
         except BaseException:  # cancelled: the scheduler took us off the socket; hand it back
-            self.receiver = None
-            # The cancel dropped the socket's whole entry, a task waiting to write included
-            # (wait_for(ws.receive(), t) during a long send): put that writer back too.
-            writer = entry[1]
-            if self.task is not None:
-                self._watch()
-                if writer is not None:
-                    io.map[id(self.sock)][1] = writer
-                    io.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
-            elif writer is not None:
-                core._task_queue.push(writer)  # stopped: the socket is closing, let it see that
+            self._hand_back(entry[1])
             raise
         self.receiver = None
         if self.task is not None:  # else the feed was stopped meanwhile (_report_closed woke us)
@@ -408,6 +398,20 @@ class _Feed:
             # would have had us wait, to be woken and cancelled by the WebSocket's end (it
             # cannot cancel the running task).
             yield from ws._next_wakeup()
+
+    def _hand_back(self, writer):
+        """After a cancel took the receiver off the socket: the feed waits for it again.
+
+        The cancel dropped the socket's whole entry, so ``writer``, a task that was waiting to
+        write (wait_for(ws.receive(), t) during a long send), is put back too."""
+        self.receiver = None
+        if self.task is not None:
+            self._watch()
+            if writer is not None:
+                core._io_queue.map[id(self.sock)][1] = writer
+                core._io_queue.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
+        elif writer is not None:
+            core._task_queue.push(writer)  # stopped: the socket is closing, let it see that
 
     def _settle(self):
         """Write replies, then read on, or wait (in a helper task) for what reading needs."""
