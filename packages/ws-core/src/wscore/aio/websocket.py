@@ -271,9 +271,12 @@ class WebSocket:
                 waiting.set()
 
     async def _after_writer(self):
-        if self._written is None:
-            self._written = asyncio.Event()
-        await self._written.wait()
+        # Awaited later than it was made (a task of the feed waits for replies): the writing
+        # task may have ended meanwhile, having written every frame queued before it did.
+        if self._writing:
+            if self._written is None:
+                self._written = asyncio.Event()
+            await self._written.wait()
         if self._write_broken:
             raise OSError("the connection failed while writing")
 
