@@ -410,3 +410,38 @@ async def test_a_receive_that_times_out_does_not_stall_a_send_in_progress():
         finally:
             await close_writer(writer)
     assert outcome == ["receive timed out"]
+
+
+async def _written_later():
+    pass
+
+
+async def test_replies_go_out_when_every_write_waits_for_the_socket():
+    # A socket that never takes a frame at once (a busy link) makes every write go through the
+    # writing task. The feed waits for its replies in a task of its own, which may start after
+    # the writing task ended: that wait must not outlive it (the pongs behind it would stall).
+    from wscore.aio import runtime
+
+    impl = runtime.impl
+    real = impl.write_now
+
+    def write_now_with_a_wait(writer, buffers):
+        pending = real(writer, buffers)
+        return _written_later() if pending is None else pending
+
+    impl.write_now = write_now_with_a_wait
+    try:
+        async with serving(echo_app(ping_interval=None)) as port:
+            reader, writer = await upgrade(port)
+            try:
+                for i in range(10):
+                    writer.write(client_frame(OP_PING, str(i).encode()))
+                    await writer.drain()
+                    assert await read_frame(reader) == (OP_PONG, str(i).encode()), i
+                writer.write(client_frame(OP_TEXT, b"and a message"))
+                await writer.drain()
+                assert await read_frame(reader) == (OP_TEXT, b"and a message")
+            finally:
+                await close_writer(writer)
+    finally:
+        impl.write_now = real
