@@ -150,7 +150,7 @@ def _http_response(result):
         status = 204 if status == 200 else status
     if status == 204:  # no content, and no Content-Length either (RFC 9110 section 8.6)
         return [response_head(status, list(headers.items()) + [("Connection", "close")])]
-    elif isinstance(body, (dict, list)):
+    if isinstance(body, (dict, list)):
         body = json.dumps(body)
         content_type = "application/json"
     if isinstance(body, str):
