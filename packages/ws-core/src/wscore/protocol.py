@@ -119,8 +119,8 @@ class Connection:
 
     ``client`` is True on the client side: frames we send are masked, frames we receive must
     not be. ``max_size`` bounds a received message (None: no bound). ``max_events`` bounds the
-    events ``receive_data()`` leaves waiting in ``events()``; the I/O layer may lower it while
-    its reader is behind (an attribute, not an argument: see ``receive_data``).
+    events ``receive_data()`` leaves waiting in ``events()`` (None: no bound); the I/O layer may
+    lower it while its reader is behind (an attribute, not an argument: see ``receive_data``).
 
     With ``defer_errors`` a protocol violation does not fail the connection at once: parsing
     stops, ``pending_error`` holds the error, and the I/O layer calls ``fail()`` once the
@@ -162,11 +162,11 @@ class Connection:
     _parts = ()
     client = False
     max_size = 1 << 20
-    max_events = 1 << 30
+    max_events = 16  # as the I/O layer's default queue (stored per instance only if different)
     defer_errors = False
     _mask_source = None
 
-    def __init__(self, client=False, max_size=1 << 20, defer_errors=False, max_events=None):
+    def __init__(self, client=False, max_size=1 << 20, defer_errors=False, max_events=16):
         self.state = OPEN
         self.pending_error = None
         if client:
@@ -174,7 +174,7 @@ class Connection:
             self._mask_source = _new_mask_key
         if max_size != Connection.max_size:
             self.max_size = max_size
-        if max_events is not None:
+        if max_events != Connection.max_events:
             self.max_events = max_events
         if defer_errors:
             self.defer_errors = True
@@ -201,8 +201,8 @@ class Connection:
         pos = 0
         try:
             while pos < end and self.state != CLOSED:
-                if self._events and len(self._events) >= self.max_events:  # mostly one per chunk
-                    return pos
+                if self._events and self.max_events is not None and len(self._events) >= self.max_events:
+                    return pos  # (checked from the second event in a chunk on: mostly one)
                 if self._in_payload:
                     take = min(self._remaining, end - pos)
                     self._payload(view[pos : pos + take])

@@ -61,6 +61,7 @@ class WebSocket:
     _ping_sent_at = None
     _heard = False  # bytes came since the timers last looked (they note the time, not each read)
     _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
+    _unparsed: "bytes | None" = None  # received while the queue was full: parsed once it has room
     _finished = False  # the connection is closed and every waiter was woken
     _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
     subprotocol: "str | None" = None
@@ -74,7 +75,6 @@ class WebSocket:
         self._writer = writer
         self._conn = Connection(client, options.max_size, True, options.max_queue)
         self._messages: "list[str | bytes]" = []
-        self._unparsed: "bytes | None" = None  # received while the queue was full: parsed once it has room
         self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
         self._last_received = runtime.impl.monotonic()
 
