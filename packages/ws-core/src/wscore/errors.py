@@ -35,6 +35,8 @@ class HandshakeError(WebSocketError):
     extra response headers (e.g. ``Sec-WebSocket-Version`` with 426).
     """
 
+    head_request = False  # the server's: the request was a HEAD, so the answer has no body
+
     def __init__(self, message, status=400, headers=None):
         super().__init__(message)
         self.status = status

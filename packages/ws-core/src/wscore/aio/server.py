@@ -175,10 +175,10 @@ def _head_only(buffers):
     return [response[: response.find(b"\r\n\r\n") + 4]]
 
 
-def _reject(head_reader, exc):
+def _reject(exc):
     """The error response for ``exc`` before routing: without a body to a HEAD request."""
     response = [reject_response(exc.status, exc.reason, exc.headers)]
-    return _head_only(response) if head_reader.is_head_request() else response
+    return _head_only(response) if exc.head_request else response
 
 
 class App:
@@ -314,24 +314,24 @@ class App:
         try:
             limit = self._limit
             held = self._held()
-            if limit is not None and held > limit + _REFUSALS_IN_FLIGHT:
-                return  # a flood: answering costs memory the server may not have
-            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
             if limit is not None and held > limit:
+                if held > limit + _REFUSALS_IN_FLIGHT:
+                    return  # a flood: answering costs memory the server may not have
                 # Read the request first (briefly): closing a socket with unread bytes sends an
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
+                refusal = HandshakeError("too many connections", 503)
                 try:
-                    await runtime.impl.wait_for(runtime.read_head(reader, head_reader), min(1.0, self.options.handshake_timeout))
+                    refusal.head_request = await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
-                await runtime.write(writer, _reject(head_reader, HandshakeError("too many connections", 503)))
+                await runtime.write(writer, _reject(refusal))
                 return
             try:
-                request = await runtime.impl.wait_for(self._read_request(reader, writer, head_reader), self.options.handshake_timeout)
+                request = await runtime.impl.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
             except asyncio.TimeoutError:
                 return  # slowloris: no answer owed to a client that never finished its request
             except HandshakeError as exc:
-                await runtime.write(writer, _reject(head_reader, exc))
+                await runtime.write(writer, _reject(exc))
                 return
             if request is None:
                 return
@@ -347,7 +347,23 @@ class App:
             if not upgraded:  # else the WebSocket owns the stream and closes it at its end
                 await impl.close(writer)
 
-    async def _read_request(self, reader, writer, head_reader):
+    async def _skip_head(self, reader):
+        """Read a request head away; True if it was a HEAD request."""
+        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
+        await runtime.read_head(reader, head_reader)
+        return head_reader.is_head_request()
+
+    async def _read_request(self, reader, writer):
+        # The head reader is made here, not in the connection's task, which outlives the
+        # handshake: made there, a flood of upgrades ran a 2 MiB heap out of memory.
+        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
+        try:
+            return await self._read_request_with(reader, writer, head_reader)
+        except HandshakeError as exc:
+            exc.head_request = head_reader.is_head_request()
+            raise
+
+    async def _read_request_with(self, reader, writer, head_reader):
         options = self.options
         if not await runtime.read_head(reader, head_reader):
             return None
