@@ -212,6 +212,17 @@ class WebSocket:
             except (OSError, asyncio.TimeoutError):
                 self._abort()
                 await self._until_finished()
+            except asyncio.CancelledError:
+                # wait_for(ws.close(), t) gave up waiting: the handshake goes on, and
+                # close_timeout still bounds it (a nested function: no method per connection).
+                async def bounded():
+                    try:
+                        await runtime.impl.wait_for(self._until_finished(), self.options.close_timeout)
+                    except asyncio.TimeoutError:
+                        self._abort()
+
+                asyncio.create_task(bounded())
+                raise
 
     async def _closing_handshake(self):
         await self._flush()
