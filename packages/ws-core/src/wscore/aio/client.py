@@ -57,7 +57,15 @@ class connect:
 
     async def open(self) -> WebSocket:
         """Open the connection and return the ``WebSocket``."""
-        return await runtime.impl.wait_for(self._open(), self.options.open_timeout)
+        try:
+            return await runtime.impl.wait_for(self._open(), self.options.open_timeout)
+        except BaseException:
+            # MicroPython's wait_for can raise TimeoutError for an _open() that finished in the
+            # same round: that WebSocket is nobody's, so it must not stay open.
+            if self.ws is not None:
+                self.ws._abort()
+                self.ws = None
+            raise
 
     async def _open(self):
         impl = runtime.impl
@@ -123,6 +131,8 @@ class connect:
         return await self.open()
 
     async def __aexit__(self, exc_type: "Any", exc: "Any", tb: "Any") -> bool:
+        """Close with 1000, or 1011 when the body raised an error (as a server's handler does)."""
         if self.ws is not None:
-            await self.ws.close()
+            failed = exc_type is not None and issubclass(exc_type, Exception)
+            await self.ws.close(1011 if failed else 1000)
         return False
