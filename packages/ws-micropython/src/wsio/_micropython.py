@@ -38,10 +38,12 @@ _read_view = memoryview(_read_buffer)
 _WRITE_SLICE = 8 * 1024
 
 _ECONNRESET = 104
+_EINPROGRESS = 115
 try:
     import errno
 
     _ECONNRESET = errno.ECONNRESET
+    _EINPROGRESS = errno.EINPROGRESS
 except (ImportError, AttributeError):
     pass
 
@@ -172,9 +174,34 @@ def _no_delay(stream):
         pass  # a port (or a TLS socket) without the option: writes are coalesced anyway
 
 
+def _writable(sock):
+    """Wait until ``sock`` is writable (MicroPython's awaitables of its I/O queue are generators)."""
+    yield core._io_queue.queue_write(sock)
+
+
+async def _connect(host, port):
+    """A connected stream. Not ``asyncio.open_connection``: cancelled while it connects
+    (``open_timeout``), that leaves its socket open, one descriptor per try."""
+    address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(address[0], address[1], address[2])
+    try:
+        sock.setblocking(False)
+        try:
+            sock.connect(address[-1])
+        except OSError as exc:
+            if exc.args[0] != _EINPROGRESS:
+                raise
+        await _writable(sock)
+    except BaseException:
+        sock.close()
+        raise
+    return asyncio.StreamWriter(sock)
+
+
 async def open_connection(host, port, ssl_context, server_hostname):
     """Open a TCP (or TLS) connection; returns ``(stream, stream)``."""
-    reader, writer = await asyncio.open_connection(host, port)
+    writer = await _connect(host, port)
+    reader = writer
     _no_delay(writer)
     if ssl_context is not None:
         try:
@@ -463,6 +490,11 @@ class _Feed:
 
     async def until_eof(self):
         """Return once the peer's TCP stream ended (after stop(): reads what is left)."""
+        if getattr(self.ws._reader, "_raw_socket", None) is not None:
+            # Over TLS the server (CPython's ssl) waits for our close_notify before it closes
+            # TCP, and this TLS socket sends one only as it closes: waiting would always last
+            # close_timeout. RFC 6455 7.1.1 lets the client close once the handshake is over.
+            return
         while await read(self.ws._reader):
             pass
 
