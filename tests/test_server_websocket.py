@@ -303,3 +303,47 @@ async def test_the_sender_of_a_message_over_max_size_gets_1009():
                     await ws.send(bytes(size))
                     await ws.receive()
                 assert caught.value.code == 1009, (size, caught.value.code)
+
+
+async def test_a_close_whose_wait_is_cancelled_still_ends_within_close_timeout():
+    # wait_for(ws.close(), t) with t under close_timeout, against a peer that never answers the
+    # close frame: the caller stops waiting, the connection must still end (1006) at
+    # close_timeout instead of staying half-closed for good.
+    async def deaf(reader, writer):
+        await accept_handshake(reader, writer)
+        while await reader.read(65536):
+            pass
+
+    async with fake_server(deaf) as port:
+        ws = await connect("ws://127.0.0.1:%d/" % port, close_timeout=0.5, ping_interval=None).open()
+        with support.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ws.close(), 0.05)
+        await support.wait_until(lambda: ws.closed, timeout=3)
+        assert ws.close_code == 1006
+
+
+async def test_leaving_async_with_on_an_error_closes_with_1011():
+    # As a server's handler that raises: the peer learns that this end failed.
+    app = App(ping_interval=None)
+    seen = []
+
+    @app.route("/watch")
+    @with_websocket
+    async def watch(request, ws):
+        try:
+            await ws.receive()
+        except asyncio.CancelledError:  # the client left
+            seen.append(ws.close_code)
+            raise
+
+    async with serving(app) as port:
+        for error, code in ((ValueError("boom"), 1011), (None, 1000)):
+            try:
+                async with connect("ws://127.0.0.1:%d/watch" % port) as ws:
+                    if error is not None:
+                        raise error
+            except ValueError as exc:
+                assert exc is error  # unchanged
+            assert ws.close_code == code, (code, ws.close_code)
+            await support.wait_until(lambda: len(seen) == (1 if code == 1011 else 2), timeout=5)
+    assert seen == [1011, 1000]
