@@ -162,11 +162,11 @@ class Connection:
     _parts = ()
     client = False
     max_size = 1 << 20
-    max_events = 16  # as the I/O layer's default queue (stored per instance only if different)
+    max_events = None
     defer_errors = False
     _mask_source = None
 
-    def __init__(self, client=False, max_size=1 << 20, defer_errors=False, max_events=16):
+    def __init__(self, client=False, max_size=1 << 20, defer_errors=False, max_events=None):
         self.state = OPEN
         self.pending_error = None
         if client:
@@ -174,7 +174,7 @@ class Connection:
             self._mask_source = _new_mask_key
         if max_size != Connection.max_size:
             self.max_size = max_size
-        if max_events != Connection.max_events:
+        if max_events is not None:
             self.max_events = max_events
         if defer_errors:
             self.defer_errors = True
