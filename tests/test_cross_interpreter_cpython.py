@@ -77,5 +77,7 @@ async def test_ctrl_c_under_app_run_closes_clients_with_1001_on_both_interpreter
                 with support.raises(ConnectionClosed) as caught:
                     await asyncio.wait_for(ws.receive(), 10)
                 assert (caught.value.code, caught.value.reason) == (1001, "server shutting down"), (name, caught.value.code, server.output)
-            await support.wait_until(lambda: not server.alive(), timeout=5)
+            # Within shutdown's own timeout (5 s), which CPython 3.10 waits out: its asyncio.run
+            # cancels every task before run()'s shutdown starts, so nothing reports it quiet.
+            await support.wait_until(lambda: not server.alive(), timeout=15)
             assert server.proc.returncode == 0, (name, server.output)

@@ -162,7 +162,9 @@ class Connection:
     _parts = ()
     client = False
     max_size = 1 << 20
-    max_events = None
+    # The WebSocket's default max_queue: what it passes is then not stored per connection (an
+    # idle connection's dict slot counts on a board). Connection() alone stores None: no bound.
+    max_events = 16
     defer_errors = False
     _mask_source = None
 
@@ -174,7 +176,7 @@ class Connection:
             self._mask_source = _new_mask_key
         if max_size != Connection.max_size:
             self.max_size = max_size
-        if max_events is not None:
+        if max_events != Connection.max_events:
             self.max_events = max_events
         if defer_errors:
             self.defer_errors = True
