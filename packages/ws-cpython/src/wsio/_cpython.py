@@ -44,6 +44,10 @@ def write_now(writer, buffers):
     would not wait and a peer that stops reading would make us buffer without bound (and 3.11's
     joins every buffer into one copy).
     """
+    if writer.transport.is_closing():
+        # Reset by the peer: the transport drops what it is given and reports the loss only
+        # later, in a callback; a sender that never waited would loop without yielding.
+        raise ConnectionResetError("the connection is closed")
     if len(buffers) == 1:
         writer.write(buffers[0])
     elif sum(len(buf) for buf in buffers) < _JOIN_BELOW:
@@ -121,6 +125,7 @@ class _Feeder(asyncio.Protocol):
     """Transport protocol that hands every received chunk to a ``WebSocket``."""
 
     eof_seen = False
+    eof_deferred = False  # the FIN came with the upgrade, behind bytes still unparsed
     _eof_event = None  # made only for a client waiting for the server to close TCP
 
     def __init__(self, ws, transport, writer, on_closed):
@@ -167,16 +172,18 @@ class _Feeder(asyncio.Protocol):
             # Only replies pause reading on a full write buffer (a ping flood): the buffer also
             # holds the application's sends, and two peers each sending a large message would
             # both stop reading, each waiting for the other.
-            if wait is not None or (replies and self.transport.get_write_buffer_size() > _WRITE_HIGH):
+            backlog = replies and self.transport.get_write_buffer_size() > _WRITE_HIGH
+            if wait is not None or backlog:
                 self.paused = True
                 self.transport.pause_reading()
-                asyncio.create_task(self._resume_after(wait))
+                asyncio.create_task(self._resume_after(wait, backlog))
 
-    async def _resume_after(self, wait):
+    async def _resume_after(self, wait, backlog):
         try:
             if wait is not None:
                 await wait
-            await self.writer.drain()
+            if backlog:  # only then: a peer that sends before it reads would wait for us
+                await self.writer.drain()
         except (OSError, asyncio.CancelledError):
             pass
         self.paused = False
@@ -184,6 +191,10 @@ class _Feeder(asyncio.Protocol):
         unparsed, ws._unparsed = ws._unparsed, None
         if unparsed is not None and self.on_closed is not None:
             ws._received(unparsed)  # what came while the queue was full, before reading on
+            if self.eof_deferred and ws._unparsed is None:
+                self.eof_deferred = False
+                self._eof()
+                ws._received(b"")
         self._settle()  # what the wait wrote or ended; it may pause again
         if not self.paused and self.on_closed is not None and not self.transport.is_closing():
             self.transport.resume_reading()
@@ -225,7 +236,10 @@ def feed(ws, initial, on_closed):
     if initial:
         feeder.data_received(initial)
     if reader.at_eof():  # the peer's FIN came with the head, before our protocol was in place
-        feeder.eof_received()
+        if ws._unparsed is not None:
+            feeder.eof_deferred = True  # after the messages still to parse
+        else:
+            feeder.eof_received()
     elif not initial and transport.is_closing():
         feeder.connection_lost(None)
     return feeder
