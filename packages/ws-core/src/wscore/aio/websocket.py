@@ -61,7 +61,7 @@ class WebSocket:
     _ping_sent_at = None
     _heard = False  # bytes came since the timers last looked (they note the time, not each read)
     _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
-    _unparsed: "bytes | None" = None  # received while the queue was full: parsed once it has room
+    _unparsed: "bytes | memoryview | None" = None  # received while the queue was full: parsed once it has room
     _finished = False  # the connection is closed and every waiter was woken
     _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
     subprotocol: "str | None" = None
@@ -366,9 +366,10 @@ class WebSocket:
             else:
                 taken = conn.receive_data(data, scratch)
             if taken < len(data):
-                # The core stopped at max_events: the rest waits here, out of the (shared) read
-                # buffer, and reading pauses until the application makes room.
-                self._unparsed = bytes(data[taken:])
+                # The core stopped at max_events: the rest waits here, copied out of a shared
+                # read buffer (once: the rest of a rest is a view), until the application
+                # makes room.
+                self._unparsed = bytes(data[taken:]) if scratch else memoryview(data)[taken:]
         else:
             self._conn.receive_eof()
         self._handle_events()
@@ -446,6 +447,11 @@ class WebSocket:
 
         Returns None when they went out at once, else an awaitable that finishes the job.
         """
+        if self._writing and len(self._conn._outgoing) <= 2 * self.options.max_queue:
+            # The writing task sends them after the frame in progress. Reading goes on: a peer
+            # that sends before it reads must not wait for our long message (a deadlock).
+            # Beyond a few, reading waits for them, so that a ping flood stays bounded.
+            return None
         try:
             pending = self._write()
         except OSError:
@@ -528,8 +534,8 @@ class WebSocket:
     def _check_timers(self, now):
         """Send a keepalive ping or drop the connection when a timer expired."""
         options = self.options
-        if self._conn.state == CLOSED:
-            return
+        if self._conn.state != OPEN:
+            return  # closing: close_timeout bounds it, and a second close would cut a frame
         if self._heard:  # noted here rather than per read: a clock read per message costs on a board
             self._heard = False
             self._last_received = now
