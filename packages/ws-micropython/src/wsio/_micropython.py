@@ -472,11 +472,14 @@ class _Feed:
             receiver = self.receiver
             if receiver is not None and receiver is not core.cur_task:
                 # A task reads in the feed's place: take it off the socket (about to be
-                # closed) and wake it to see the end.
+                # closed) and wake it to see the end, unless the scheduler found the socket
+                # readable and queued it already (queued twice, it would run with garbage).
                 self.receiver = None
-                _wake_writer(self.sock)
-                core._io_queue.remove(receiver)
-                core._task_queue.push(receiver)
+                entry = core._io_queue.map.get(id(self.sock))
+                if entry is not None and entry[0] is receiver:
+                    _wake_writer(self.sock)
+                    core._io_queue.remove(receiver)
+                    core._task_queue.push(receiver)
             on_closed()
 
     def stop(self):
