@@ -5,7 +5,7 @@ import asyncio
 from wsio import Broadcaster, ConnectionClosed, connect, with_websocket
 
 import support
-from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, STEP, client_frame, close_payload, close_writer, echo_app, read_frame, read_until_close, serving, upgrade
+from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, STEP, client_frame, close_payload, close_writer, echo_app, read_frame, read_until_close, read_until_eof, serving, upgrade, upgrade_request
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -328,8 +328,9 @@ async def test_a_chunk_of_many_small_messages_queues_no_more_than_max_queue():
 BIG = bytes(range(256)) * (8 << 12)  # 8 MiB: more than the socket buffers take
 
 
-async def read_frame_into(reader, expected):
-    """Read one unmasked server frame and check it is a binary ``expected``, without copies."""
+async def read_frame_into(reader, expected, pace=0):
+    """Read one unmasked server frame and check it is a binary ``expected``, without copies;
+    ``pace`` seconds between reads make a slow reader (a workload, not a synchronisation)."""
     b0, b1 = await asyncio.wait_for(reader.readexactly(2), STEP)
     assert (b0, b1 & 0x7F) == (0x82, 127), (b0, b1)
     n = int.from_bytes(await reader.readexactly(8), "big")
@@ -342,6 +343,8 @@ async def read_frame_into(reader, expected):
         assert chunk, "the stream ended inside the frame, at %d of %d bytes" % (pos, n)
         view[pos : pos + len(chunk)] = chunk
         pos += len(chunk)
+        if pace:
+            await asyncio.sleep(pace)
     assert got == expected, "the payload differs from what was sent"
 
 
@@ -445,3 +448,84 @@ async def test_replies_go_out_when_every_write_waits_for_the_socket():
                 await close_writer(writer)
     finally:
         impl.write_now = real
+
+
+async def test_a_reset_while_the_handler_streams_ends_it_and_the_server_serves_on():
+    # The peer resets while a handler sends in a loop: each send must fail (the handler is
+    # cancelled), not return at once from a dead transport and spin the event loop for good.
+    app = echo_app(ping_interval=None)
+    ended = []
+
+    @app.route("/stream")
+    @with_websocket
+    async def stream(request, ws):
+        try:
+            while True:
+                await ws.send(bytes(65536))
+        finally:
+            ended.append(True)
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/stream")
+        await reader.readexactly(200000)
+        import struct
+
+        sock = writer.s if support.ON_MICROPYTHON else writer.get_extra_info("socket")
+        sock.setsockopt(1, 13, struct.pack("ii", 1, 0))  # SOL_SOCKET, SO_LINGER 0: close resets
+        await close_writer(writer)
+        await support.wait_until(lambda: ended, timeout=STEP)
+        async with connect("ws://127.0.0.1:%d/echo" % port) as ws:
+            await ws.send("still serving")
+            assert await asyncio.wait_for(ws.receive(), STEP) == "still serving"
+
+
+async def test_a_keepalive_timeout_during_a_long_write_sends_the_frame_whole_then_the_close():
+    # The keepalive fires twice while an 8 MiB frame goes out to a slow reader: the second tick
+    # must not drop the connection in the middle of the frame (no close frame, a cut payload).
+    app = echo_app(ping_interval=0.2, ping_timeout=0.2, close_timeout=10)
+
+    @app.route("/big")
+    @with_websocket
+    async def big(request, ws):
+        await ws.send(BIG)
+        await ws.receive()
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/big")
+        try:
+            await read_frame_into(reader, BIG, pace=0.01)  # 1.3 s at least: several timer ticks
+            opcode, payload = await read_frame(reader)
+            while opcode == OP_PING:
+                opcode, payload = await read_frame(reader)
+            assert opcode == OP_CLOSE and payload[:2] == b"\x03\xf3", (opcode, payload)  # 1011
+        finally:
+            await close_writer(writer)
+
+
+async def test_messages_and_a_fin_sent_with_the_upgrade_all_reach_a_handler_with_a_small_queue():
+    # Upgrade request, 40 messages and a close frame in one write, then FIN: with max_queue=1
+    # most of them wait unparsed while the FIN is already known; none may be lost.
+    app = echo_app(ping_interval=None, max_queue=1)
+    got = []
+
+    @app.route("/collect")
+    @with_websocket
+    async def collect(request, ws):
+        async for message in ws:
+            got.append(message)
+
+    async with serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            frames = b"".join(client_frame(OP_TEXT, "m%d" % i) for i in range(40))
+            writer.write(upgrade_request(port, "/collect") + frames + client_frame(OP_CLOSE, close_payload(1000)))
+            await writer.drain()
+            if hasattr(writer, "write_eof"):
+                writer.write_eof()
+            data = await read_until_eof(reader)
+            assert data.startswith(b"HTTP/1.1 101"), data[:40]
+            assert b"\x88\x02\x03\xe8" in data, data[-20:]  # our close reply: 1000
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: len(got) == 40, timeout=STEP)
+    assert got == ["m%d" % i for i in range(40)]
