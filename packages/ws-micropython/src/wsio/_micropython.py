@@ -83,30 +83,39 @@ def write_now(stream, buffers):
     """Write ``buffers`` in order; None if the socket took them, else an awaitable finishing the job.
 
     One small frame goes straight to the socket (what it does not take waits in ``out_buf``);
-    a large payload, or several frames, go out in slices, each waiting for the socket when it
-    has a backlog, so that ``out_buf`` never grows by copying.
+    a large payload, or several frames, go out in slices while the socket takes them, and only
+    what is left waits for it, a slice at a time, so that ``out_buf`` never grows by copying.
     """
     if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
         buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
-    if len(buffers) > 1 or len(buffers[0]) > _WRITE_SLICE:
-        # A large payload, or several frames (fragment_size): out_buf grows by copying, so they
-        # go out a slice at a time, each waiting for the socket if it has a backlog.
-        return _write_slices(stream, buffers)
-    stream.write(buffers[0])
-    # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll of
-    # every socket) per message. Like CPython's drain(), wait only when something is pending.
-    return stream.drain() if stream.out_buf else None
-
-
-async def _write_slices(stream, buffers):
-    """Write ``buffers`` in order, large ones in slices, waiting for the socket whenever it has
-    a backlog (never more than a slice in ``out_buf``), until it took them all."""
-    for buf in buffers:
+    if len(buffers) == 1 and len(buffers[0]) <= _WRITE_SLICE:
+        stream.write(buffers[0])
+        # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll
+        # of every socket) per message. Like CPython's drain(), wait only when something is.
+        return stream.drain() if stream.out_buf else None
+    # A large payload, or several frames (fragment_size): out_buf grows by copying, so they go
+    # out a slice at a time while the socket takes them; the rest waits for it, a slice at once.
+    for index in range(len(buffers)):
+        buf = buffers[index]
         view = memoryview(buf)
         for start in range(0, len(buf), _WRITE_SLICE):
             stream.write(view[start : start + _WRITE_SLICE])
             if stream.out_buf:
+                return _write_slices(stream, buffers, index, start + _WRITE_SLICE)
+    return None
+
+
+async def _write_slices(stream, buffers, index, offset):
+    """Write ``buffers[index][offset:]`` and the buffers after it, in slices, waiting for the
+    socket whenever it has a backlog (never more than a slice in ``out_buf``)."""
+    await stream.drain()
+    for buf in buffers[index:]:
+        view = memoryview(buf)
+        for start in range(offset, len(buf), _WRITE_SLICE):
+            stream.write(view[start : start + _WRITE_SLICE])
+            if stream.out_buf:
                 await stream.drain()
+        offset = 0
 
 
 async def close(stream, flush_timeout=None):
