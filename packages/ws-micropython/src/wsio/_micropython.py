@@ -87,7 +87,10 @@ def write_now(stream, buffers):
     what is left waits for it, a slice at a time, so that ``out_buf`` never grows by copying.
     """
     if len(buffers) == 2 and len(buffers[1]) <= _WRITE_SLICE:
-        buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
+        try:
+            buffers = [buffers[0] + buffers[1]]  # one segment for a header and a small payload
+        except MemoryError:
+            pass  # a heap with no block that size (a board): two writes need none
     if len(buffers) == 1 and len(buffers[0]) <= _WRITE_SLICE:
         stream.write(buffers[0])
         # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll
@@ -188,6 +191,11 @@ def _writable(sock):
     yield core._io_queue.queue_write(sock)
 
 
+def _readable(sock):
+    """Wait until ``sock`` is readable (a connection waits to be accepted on a listening one)."""
+    yield core._io_queue.queue_read(sock)
+
+
 async def _connect(host, port):
     """A connected stream. Not ``asyncio.open_connection``: cancelled while it connects
     (``open_timeout``), that leaves its socket open, one descriptor per try."""
@@ -235,11 +243,71 @@ async def start_server(callback, host, port, ssl_context, backlog):
                 return close(writer)
         return callback(reader, writer)
 
+    address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(address[0], address[1], address[2])
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address[-1])
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
     # Collect the garbage of compiling and setting up first, so that what lives as long as the
     # server is packed low and the heap keeps large free blocks: on a 256 KiB heap, without this,
     # five clients echoing 4 KiB messages hit MemoryError on fragmentation alone.
     gc.collect()
-    return await asyncio.start_server(serve, host, port, backlog=backlog)
+    listener = _Listener(sock, serve)
+    await asyncio.sleep_ms(0)  # its task runs up to its first wait: a cancel from now on closes the socket
+    return listener
+
+
+# How long the listener waits after the heap had no room for a connection (milliseconds).
+_RETRY_MS = 50
+
+
+class _Listener:
+    """A listening socket and the task accepting on it: asyncio's ``start_server`` minus one flaw.
+
+    Its task ends at the first ``MemoryError``, raised when a flood of connections has filled a
+    board's heap, and nothing is accepted again while the program runs on. Here a connection
+    the heap has no room for is closed, and the listener waits a moment and goes on.
+    """
+
+    def __init__(self, sock, serve):
+        self.task = asyncio.create_task(self._accept(sock, serve))
+
+    def close(self):
+        """Stop accepting and close the listening socket."""
+        self.task.cancel()
+
+    async def wait_closed(self):
+        """Wait until the listening socket is closed."""
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+    async def _accept(self, sock, serve):
+        try:
+            while True:
+                try:
+                    await _readable(sock)
+                    conn, address = sock.accept()
+                except OSError:
+                    continue  # the connection was reset while it waited in the backlog
+                except MemoryError:
+                    await asyncio.sleep_ms(_RETRY_MS)
+                    continue
+                try:
+                    conn.setblocking(False)
+                    stream = asyncio.StreamWriter(conn, {"peername": address})
+                    asyncio.create_task(serve(stream, stream))
+                except MemoryError:
+                    conn.close()  # the peer sees the connection end at once and may try again
+                    await asyncio.sleep_ms(_RETRY_MS)
+        finally:
+            sock.close()
 
 
 # Tables for fewer entries take blocks of 2 KB or less (see reserve()).
