@@ -44,3 +44,105 @@ async def test_a_connection_the_heap_has_no_room_for_is_closed_and_the_next_one_
             await close_writer(writer)
         assert failed
         assert await _echoes(port)
+
+
+def _app_failing_once(patch):
+    """An echo App whose handler calls ``patch(ws, fail)`` first; ``fail()`` raises MemoryError
+    the first time only. Returns the App and the list of the failures that happened."""
+    from wsio import App, with_websocket
+
+    app = App(close_timeout=0.5, ping_interval=None)
+    failures = []
+
+    def fail():
+        if not failures:
+            failures.append(True)
+            raise MemoryError("no room on the heap (made by the test)")
+
+    @app.route("/echo")
+    @with_websocket
+    async def echo(request, ws):
+        patch(ws, fail)
+        async for message in ws:
+            await ws.send(message)
+
+    return app, failures
+
+
+async def _closed_by_the_server(port):
+    """A client says hello, closes, and returns the frames it got before TCP closed."""
+    reader, writer = await upgrade(port)
+    try:
+        writer.write(client_frame(OP_TEXT, b"hello"))
+        assert await read_frame(reader) == (OP_TEXT, b"hello")
+        writer.write(client_frame(0x8, b"\x03\xe8"))
+        return await read_until_eof(reader)  # fails (timeout) if the socket is never closed
+    finally:
+        await close_writer(writer)
+
+
+async def test_no_room_for_the_task_ending_a_connection_it_ends_at_the_next_timer_tick():
+    def patch(ws, fail):
+        release = ws._release
+
+        def release_or_fail():
+            fail()
+            return release()
+
+        ws._release = release_or_fail
+
+    app, failures = _app_failing_once(patch)
+    async with serving(app) as port:
+        await _closed_by_the_server(port)
+        assert failures
+        await support.wait_until(lambda: not app._websockets and not app._handlers)
+        assert await _echoes(port)
+
+
+async def test_no_room_while_ending_a_connection_it_is_tried_again():
+    def patch(ws, fail):
+        finish = ws._finish
+
+        def finish_or_fail():
+            fail()
+            finish()
+
+        ws._finish = finish_or_fail
+
+    app, failures = _app_failing_once(patch)
+    async with serving(app) as port:
+        await _closed_by_the_server(port)
+        assert failures
+        await support.wait_until(lambda: not app._websockets and not app._handlers)
+        assert await _echoes(port)
+
+
+@support.skip_if(not support.ON_MICROPYTHON, "MicroPython's feed (on CPython the transport closes a connection whose callback raised)")
+async def test_no_room_while_reading_a_connection_drops_it_and_nothing_else():
+    def patch(ws, fail):
+        conn = ws._conn
+        received, emit = ws._received, conn._emit
+
+        def receive_or_fail(data, scratch=False):
+            if not failures:
+                conn._emit = emit_or_fail  # and once more while the connection is dropped
+                fail()
+            return received(data, scratch)
+
+        def emit_or_fail(event):
+            conn._emit = emit
+            raise MemoryError("no room for the close event (made by the test)")
+
+        ws._received = receive_or_fail
+
+    app, failures = _app_failing_once(patch)
+    async with serving(app) as port:
+        reader, writer = await upgrade(port)
+        try:
+            writer.write(client_frame(OP_TEXT, b"hello"))
+            assert await read_until_eof(reader) == b""  # dropped: no echo, TCP closed
+        finally:
+            await close_writer(writer)
+        assert failures
+        await support.wait_until(lambda: not app._websockets and not app._handlers)
+        assert await _echoes(port)

@@ -436,25 +436,36 @@ class _Feed:
         """Read once and hand the bytes to the WebSocket (in the feed's task or a receiver's)."""
         data = self.pending
         scratch = False
-        if data:
-            self.pending = None
-        else:
-            scratch = True  # the shared read buffer: the core may unmask a message in place
-            try:
-                n = self.sock.readinto(_read_buffer)
-            except OSError:
-                n = 0  # a reset, or any failure of the socket: the stream ended
-            if n is None:  # nothing to read after all (a TLS record not complete yet)
-                self._watch()
-                return
-            data = _read_view[:n] if n else b""
         try:
+            if data:
+                self.pending = None
+            else:
+                scratch = True  # the shared read buffer: the core may unmask a message in place
+                try:
+                    n = self.sock.readinto(_read_buffer)
+                except OSError:
+                    n = 0  # a reset, or any failure of the socket: the stream ended
+                if n is None:  # nothing to read after all (a TLS record not complete yet)
+                    self._watch()
+                    return
+                data = _read_view[:n] if n else b""
             self.ws._received(data, scratch)
             self._settle()
-        except Exception as exc:  # a bug of ours: end this connection, never leave it hanging
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc):
+        """End the connection after an error while reading it, never leaving it hanging: a bug
+        of ours, or a heap with no room for the next step (a board under a flood)."""
+        if isinstance(exc, MemoryError):
+            log("out of memory while reading a connection: it is dropped")
+        else:
             log_exception("error reading a connection", exc)
+        try:
             self.ws._conn.abort()
-            self._report_closed()
+        except MemoryError:
+            pass  # CLOSED all the same: the core records the state before the event
+        self._report_closed()
 
     def _watch(self):
         """Have the scheduler wake the feed's task when the socket is readable.

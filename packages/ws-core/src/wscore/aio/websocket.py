@@ -30,6 +30,9 @@ from ..errors import ConnectionClosed, ConnectionClosedOK, connection_closed
 from ..protocol import Close, Connection, Pong
 from . import runtime
 
+# Seconds between tries of a step the heap had no room for (a board under a flood).
+_MEMORY_RETRY = 0.1
+
 
 class WebSocket:
     """An open WebSocket connection.
@@ -312,11 +315,21 @@ class WebSocket:
         self._feed = runtime.impl.feed(self, initial, self._feed_closed)
 
     def _feed_closed(self):
-        """The feed saw CLOSED or was stopped: end the connection in a task of its own."""
-        self._end_task = asyncio.create_task(self._release())
+        """The feed saw CLOSED or was stopped: end the connection in a task of its own.
+
+        On a board's full heap there may be no room for that task: the watchdog's next tick
+        tries again (``_check_timers``), so that the socket is closed and the App forgets the
+        connection all the same."""
+        try:
+            self._end_task = asyncio.create_task(self._release())
+        except MemoryError:
+            pass
 
     async def _release(self):
-        """Close the socket and wake every waiter; then ``on_end``."""
+        """Close the socket and wake every waiter; then ``on_end``. Tried again after a moment
+        while the heap has no room for a step (each can be done twice)."""
+        if self._end_task is not asyncio.current_task():
+            return  # the heap had no room to record this task: the watchdog makes another
         conn = self._conn
         if conn.client and conn.close_received and not self._hard_closed:
             # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
@@ -326,6 +339,14 @@ class WebSocket:
             except (OSError, EOFError, asyncio.TimeoutError, asyncio.CancelledError):
                 pass
             self._awaiting_eof = False
+        while True:
+            try:
+                await self._end()
+                return
+            except MemoryError:
+                await asyncio.sleep(_MEMORY_RETRY)
+
+    async def _end(self):
         self._finish()
         # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
         # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
@@ -535,7 +556,10 @@ class WebSocket:
         """Send a keepalive ping or drop the connection when a timer expired."""
         options = self.options
         if self._conn.state != OPEN:
-            return  # closing: close_timeout bounds it, and a second close would cut a frame
+            # Closing: close_timeout bounds it, and a second close would cut a frame.
+            if self._end_task is None and self._feed is not None and self._feed.on_closed is None:
+                self._feed_closed()  # the feed reported CLOSED when the heap had no room to end it
+            return
         if self._heard:  # noted here rather than per read: a clock read per message costs on a board
             self._heard = False
             self._last_received = now
