@@ -4,6 +4,7 @@ CPython loads PEM, MicroPython (mbedTLS) only DER: both are written. `os.system`
 both interpreters (the MicroPython unix port has it).
 """
 
+import asyncio
 import os
 import random
 import ssl
@@ -132,6 +133,26 @@ async def test_plain_client_against_tls_server_fails_cleanly():
         async with connect("wss://localhost:%d/echo" % port, ssl=client_context(folder), close_timeout=0.5) as ws:
             await ws.send("after")
             assert await ws.receive() == "after"
+
+
+async def test_peers_that_never_start_tls_are_dropped_at_handshake_timeout_even_over_the_limit():
+    # Over max_connections the server answers 503, which over TLS waits for a handshake that a
+    # silent peer never makes; on CPython the TLS handshake comes before the App sees anything.
+    folder = certificate_dir()
+    app = wire.echo_app(close_timeout=0.5, ping_interval=None, handshake_timeout=0.5, max_connections=1)
+    async with serving(app, ssl=server_context(folder)) as port:
+        silent = []
+        for _ in range(4):
+            silent.append(await asyncio.open_connection("127.0.0.1", port))
+        try:
+            for reader, _ in silent:
+                await wire.read_until_eof(reader, timeout=5)  # fails if the socket is held
+        finally:
+            for _, writer in silent:
+                await wire.close_writer(writer)
+        async with connect("wss://localhost:%d/echo" % port, ssl=client_context(folder), close_timeout=0.5) as ws:
+            await ws.send("served after them")
+            assert await ws.receive() == "served after them"
 
 
 def test_zz_remove_certificates():

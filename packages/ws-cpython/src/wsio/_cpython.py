@@ -90,9 +90,13 @@ async def open_connection(host, port, ssl_context, server_hostname):
     return await asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname, limit=_READ_SIZE)
 
 
-async def start_server(callback, host, port, ssl_context, backlog):
-    """Listen on ``host``:``port``; ``callback(reader, writer)`` serves each connection."""
-    return await asyncio.start_server(callback, host, port, ssl=ssl_context, backlog=backlog, limit=_READ_SIZE)
+async def start_server(callback, host, port, ssl_context, backlog, handshake_timeout):
+    """Listen on ``host``:``port``; ``callback(reader, writer)`` serves each connection.
+
+    The TLS handshake happens before the callback, so ``handshake_timeout`` bounds it here
+    (asyncio's default is 60 s, for which a silent peer holds a socket)."""
+    tls_timeout = handshake_timeout if ssl_context is not None else None
+    return await asyncio.start_server(callback, host, port, ssl=ssl_context, backlog=backlog, limit=_READ_SIZE, ssl_handshake_timeout=tls_timeout)
 
 
 def client_ssl_context():

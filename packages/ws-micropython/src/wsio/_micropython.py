@@ -229,8 +229,10 @@ async def open_connection(host, port, ssl_context, server_hostname):
     return reader, writer
 
 
-async def start_server(callback, host, port, ssl_context, backlog):
-    """Listen on ``host``:``port``; ``callback(stream, stream)`` serves each connection."""
+async def start_server(callback, host, port, ssl_context, backlog, handshake_timeout):
+    """Listen on ``host``:``port``; ``callback(stream, stream)`` serves each connection.
+
+    The TLS handshake happens as the request is read, within ``handshake_timeout`` (the App's)."""
 
     def serve(reader, writer):
         # Returns the coroutine to run rather than awaiting it: one frame less under every

@@ -14,7 +14,7 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   buffered get ``flush_timeout`` seconds to go out where the platform buffers them);
 - ``peer_address(writer)``: ``(host, port)`` of the peer;
 - ``async open_connection(host, port, ssl, server_hostname)`` and
-  ``async start_server(callback, host, port, ssl, backlog)``;
+  ``async start_server(callback, host, port, ssl, backlog, handshake_timeout)``;
 - ``client_ssl_context()``: a context that verifies certificates and host names;
 - ``log_exception(message, exc)`` and ``log(message)``;
 - optionally ``connection_limit()``: the number of connections a server may hold when the

@@ -221,7 +221,7 @@ class App:
         if limit is not None and hasattr(runtime.impl, "reserve"):
             # Every socket the server may hold at once: the connections it serves and the 503s.
             runtime.impl.reserve(limit + _REFUSALS_IN_FLIGHT, (self._connections, self._handlers, self._websockets))
-        server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog)
+        server = await runtime.impl.start_server(self._serve_connection, host, port, ssl, backlog, self.options.handshake_timeout)
         self._servers.append(server)
         return server
 
@@ -324,14 +324,14 @@ class App:
                     refusal.head_request = await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
-                await runtime.write(writer, _reject(refusal))
+                await self._answer(writer, refusal)
                 return
             try:
                 request = await runtime.impl.wait_for(self._read_request(reader, writer), self.options.handshake_timeout)
             except asyncio.TimeoutError:
                 return  # slowloris: no answer owed to a client that never finished its request
             except HandshakeError as exc:
-                await runtime.write(writer, _reject(exc))
+                await self._answer(writer, exc)
                 return
             if request is None:
                 return
@@ -346,6 +346,15 @@ class App:
             self._forget(self._connections, task)
             if not upgraded:  # else the WebSocket owns the stream and closes it at its end
                 await impl.close(writer)
+
+    async def _answer(self, writer, exc):
+        """Write the error response for ``exc``, within a second at most: a peer that does not
+        read it is dropped (over TLS on MicroPython, a peer that never shook hands holds the
+        write, which waits for the handshake, for good)."""
+        try:
+            await runtime.impl.wait_for(runtime.write(writer, _reject(exc)), min(1.0, self.options.handshake_timeout))
+        except asyncio.TimeoutError:
+            pass
 
     async def _skip_head(self, reader):
         """Read a request head away; True if it was a HEAD request."""
