@@ -5,7 +5,7 @@ import asyncio
 from wsio import App, connect, with_websocket
 
 import support
-from wire import close_writer, read_until_close, read_until_eof, upgrade
+from wire import close_writer, http_get, read_until_close, read_until_eof, upgrade
 
 
 def app_recording(events, **options):
@@ -134,3 +134,48 @@ async def test_shutdown_cancels_plain_routes_and_refuses_requests_that_complete_
     finally:
         await close_writer(slow_writer)
         await close_writer(late_writer)
+
+
+async def test_shutdown_called_by_a_handler_stops_the_app():
+    # A "quit" route: the shutdown cancels its caller, so it runs in a task of its own.
+    async def quit(request):
+        await request.app.shutdown(timeout=1)
+        return "bye"
+
+    async def ws_quit(request, ws):
+        await request.app.shutdown(timeout=1)
+        await ws.receive()  # cancelled by the shutdown
+
+    for path in ("/quit", "/ws-quit"):
+        app = App()
+        app.route("/quit")(quit)
+        app.route("/ws-quit")(with_websocket(ws_quit))
+        port = support.free_port()
+        await app.start(host="127.0.0.1", port=port)
+        try:
+            if path == "/quit":
+                status, _, body = await http_get(port, path)
+                assert (status, body) == (200, b"bye")
+            else:
+                reader, writer = await upgrade(port, path)
+                try:
+                    code, _, _ = await read_until_close(reader)
+                    assert code == 1001
+                finally:
+                    await close_writer(writer)
+            await support.wait_until(lambda: app._stopped.is_set())  # what serve() waits for
+        finally:
+            await app.shutdown(timeout=1)
+
+
+async def test_two_shutdowns_at_once_both_return_when_the_last_client_left():
+    app = app_recording([], close_timeout=5)
+    port = support.free_port()
+    await app.start(host="127.0.0.1", port=port)
+    ws = await connect("ws://127.0.0.1:%d/ws" % port).open()
+    try:
+        assert await ws.receive() == "hi"
+        # The client answers the close at once: neither call waits for close_timeout.
+        await asyncio.wait_for(asyncio.gather(app.shutdown(timeout=10), app.shutdown(timeout=10)), 3)
+    finally:
+        await ws.close()

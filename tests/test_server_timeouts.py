@@ -172,6 +172,18 @@ async def test_keepalive_closes_a_peer_that_never_answers_with_1011():
     assert events == ["cancelled"]
 
 
+async def test_keepalive_without_ping_timeout_pings_a_deaf_peer_every_interval():
+    # No timeout: the peer is never dropped, and the pings go on (they keep NATs open).
+    async with serving(waiting_app([], ping_interval=0.1, ping_timeout=None)) as port:
+        reader, writer = await upgrade(port, "/wait")
+        try:
+            for _ in range(3):
+                opcode, payload = await read_frame(reader, timeout=3)
+                assert opcode == OP_PING
+        finally:
+            await close_writer(writer)
+
+
 async def test_close_timeout_drops_a_peer_that_does_not_answer_the_close():
     events = []
     async with serving(waiting_app(events, close_timeout=0.3, ping_interval=None)) as port:

@@ -199,6 +199,7 @@ class App:
         self._limit = self.options.max_connections  # see start()
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
         self._shutting_down = False
+        self._shutdown_task: "asyncio.Task[None] | None" = None  # a shutdown() a handler started
 
     def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
@@ -255,7 +256,14 @@ class App:
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every WebSocket with 1001, cancel the handlers, and wait up to
-        ``timeout`` for them. A request that completes meanwhile gets 503."""
+        ``timeout`` for them. A request that completes meanwhile gets 503.
+
+        Called from one of this App's handlers (a "quit" route), it starts the shutdown in a
+        task of its own and returns at once: the shutdown cancels the caller with the others."""
+        current = asyncio.current_task()
+        if current in self._handlers or current in self._connections:
+            self._shutdown_task = asyncio.create_task(self.shutdown(timeout))
+            return
         self._shutting_down = True
         for server in self._servers:
             server.close()
@@ -292,7 +300,8 @@ class App:
         """Wait up to ``seconds`` until no connection or handler is left; True if none is."""
         if not self._busy():
             return True
-        self._quiet = asyncio.Event()
+        if self._quiet is None or self._quiet.is_set():
+            self._quiet = asyncio.Event()  # shared by shutdown() calls that run at once
         try:
             await runtime.impl.wait_for(self._quiet.wait(), max(0, seconds))
             return True

@@ -567,10 +567,12 @@ class WebSocket:
         silent = now - self._last_received
         if options.idle_timeout and silent > options.idle_timeout:
             self._fail_timer(CLOSE_GOING_AWAY, "idle timeout")
-        elif self._ping_sent_at is not None:
-            if options.ping_timeout and now - self._ping_sent_at > options.ping_timeout:
+        elif self._ping_sent_at is not None and options.ping_timeout:
+            if now - self._ping_sent_at > options.ping_timeout:
                 self._fail_timer(CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
-        elif options.ping_interval and silent > options.ping_interval and self._conn.state == OPEN:
+        elif options.ping_interval and now - (self._ping_sent_at or self._last_received) > options.ping_interval:
+            # (Without ping_timeout, a peer that never answers still gets a ping per interval:
+            # that traffic is what keeps NATs and firewalls from forgetting the connection.)
             self._ping_sent_at = now
             self._conn.send_ping(b"keepalive")
             self._write_nowait()
