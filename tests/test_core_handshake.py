@@ -297,6 +297,17 @@ def test_client_subprotocols_origin_and_extra_headers():
     assert parsed_request(client).headers.get("X-Dict") == "yes"
 
 
+def test_client_extra_host_or_origin_replaces_ours_and_handshake_fields_are_refused():
+    # Two Host lines get 400 from servers (RFC 9112 section 3.2): an extra one replaces ours.
+    client = handshake.ClientHandshake("127.0.0.1", 8000, origin="http://a.example", headers={"host": "b.example", "Origin": "http://b.example"})
+    headers = parsed_request(client).headers
+    assert headers.get_all("Host") == ["b.example"]
+    assert headers.get_all("Origin") == ["http://b.example"]
+    for name in ("Upgrade", "connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"):
+        with support.raises(ValueError):
+            handshake.ClientHandshake("example.com", 80, headers=[(name, "x")])
+
+
 def good_response_headers(client, extra=()):
     headers = http.Headers(
         [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", handshake.accept_key(client.key))]

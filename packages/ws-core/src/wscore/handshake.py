@@ -185,6 +185,10 @@ def _port(text, uri):
     return int(text)
 
 
+# Request headers the handshake writes itself, which ``headers`` may not set.
+_HANDSHAKE_FIELDS = ("upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions")
+
+
 def _check_field(name, value):
     """Refuse a request header that would not be one: a name that is no token, a value with
     CR, LF or NUL (it would end the line and start another, RFC 9110 section 5.5)."""
@@ -218,7 +222,11 @@ class ClientHandshake:
         extra = list(headers.items() if isinstance(headers, dict) else headers)
         for name, value in [("Origin", origin or "")] + extra:
             _check_field(name, value)
-        fields.extend(extra)
+            if name.lower() in _HANDSHAKE_FIELDS:
+                raise ValueError("the %s header is the handshake's own (subprotocols= sets Sec-WebSocket-Protocol)" % name)
+        # An extra Host or Origin replaces ours: a request with two is refused (RFC 9112 3.2).
+        replaced = [name.lower() for name, _ in extra]
+        fields = [field for field in fields if field[0].lower() not in replaced] + extra
         lines = ["GET %s HTTP/1.1" % resource] + ["%s: %s" % f for f in fields] + ["", ""]
         self.request = "\r\n".join(lines).encode("utf-8")
 
