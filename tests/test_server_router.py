@@ -71,6 +71,18 @@ async def test_int_parameter_is_converted():
         assert status == 404
 
 
+async def test_path_segments_are_percent_decoded_before_matching():
+    async with serving(make_app()) as port:
+        # What browsers and most clients send for /rooms/café, and what websocket-client sends.
+        for target in ("/rooms/caf%C3%A9", "/rooms/caf\u00e9"):
+            status, _, body = await http_get(port, target)
+            assert (status, body) == (200, "room caf\u00e9".encode("utf-8"))
+        status, _, body = await http_get(port, "/%74ext")  # an encoded letter is that letter
+        assert (status, body) == (200, b"plain text")
+        status, _, body = await http_get(port, "/rooms/a%2Fb")  # an encoded / stays in its segment
+        assert (status, body) == (200, b"room a/b")
+
+
 async def test_path_parameter_takes_the_rest():
     async with serving(make_app()) as port:
         status, _, body = await http_get(port, "/files/a/b/c.txt")

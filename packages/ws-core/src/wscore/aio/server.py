@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
 from ..handshake import accept_response, check_request, origin_allowed, reject_response
-from ..http import HeadReader, Headers, is_decimal, parse_query, parse_request, response_head
+from ..http import HeadReader, Headers, is_decimal, parse_query, parse_request, response_head, unquote
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -113,8 +113,11 @@ class _Route:
         self.segments = pattern.strip("/").split("/") if pattern.strip("/") else []
 
     def match(self, path):
-        """The path parameters if ``path`` matches, else None."""
-        parts = path.strip("/").split("/") if path.strip("/") else []
+        """The path parameters if ``path`` matches, else None.
+
+        Each segment is percent-decoded before it is compared or handed out (``/caf%C3%A9`` is
+        ``/café``, RFC 3986 section 6.2.2), after the split: ``%2F`` stays inside its segment."""
+        parts = [unquote(part) for part in path.strip("/").split("/")] if path.strip("/") else []
         params = {}
         for i, segment in enumerate(self.segments):
             if segment.startswith("<") and segment.endswith(">"):
