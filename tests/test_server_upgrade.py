@@ -45,6 +45,30 @@ async def test_plain_get_to_websocket_route_is_426():
         assert b"Upgrade: websocket" in body
 
 
+async def test_head_to_websocket_route_is_the_head_of_the_426():
+    async with serving(ws_app()) as port:
+        status, headers, body = await http_get(port, "/ws", method="HEAD")
+        assert status == 426  # what a GET gets (RFC 9110 9.3.2), not 405
+        assert headers["upgrade"].lower() == "websocket"
+        assert body == b""
+
+
+async def test_a_long_header_line_within_max_head_size_is_upgraded():
+    # Browsers send cookies of several KiB in one line; the bound is max_head_size (8 KiB).
+    async with serving(ws_app()) as port:
+        request = upgrade_request(port, "/ws", extra=[("Cookie", "session=" + "x" * 6000)])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            status, _, _ = parse_response(await read_head(reader))
+            assert status == 101
+            assert await read_frame(reader) == (OP_TEXT, b"hello")
+            await answer_close(reader, writer, 1000)
+        finally:
+            await close_writer(writer)
+
+
 async def test_wrong_version_is_426_with_supported_version():
     async with serving(ws_app()) as port:
         status, headers, body = await http_exchange(port, upgrade_request(port, "/ws", version="8"))

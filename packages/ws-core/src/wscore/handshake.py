@@ -25,13 +25,18 @@ def accept_key(key):
     return str(binascii.b2a_base64(digest)[:-1], "ascii")
 
 
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 def _is_valid_key(key):
-    # MicroPython's a2b_base64 returns b'' for garbage instead of raising, so check both ways.
+    # 16 bytes in base64 (RFC 6455 4.2.1): 22 characters of the alphabet and "==". Unused low
+    # bits in the last character are accepted, as every peer does: the key is only hashed.
+    if len(key) != 24 or not key.endswith("==") or key[:22].strip(_BASE64_ALPHABET):
+        return False
     try:
-        raw = binascii.a2b_base64(key.encode("ascii"))
+        return len(binascii.a2b_base64(key.encode("ascii"))) == 16
     except (ValueError, UnicodeError):  # binascii.Error is a ValueError; MicroPython has no binascii.Error
         return False
-    return len(raw) == 16 and str(binascii.b2a_base64(raw)[:-1], "ascii") == key
 
 
 def check_request(request, subprotocols=None):
@@ -43,7 +48,8 @@ def check_request(request, subprotocols=None):
     request that is not an upgrade at all or asks for another protocol version.
     """
     headers = request.headers
-    if request.method != "GET":
+    if request.method != "GET" and not (request.method == "HEAD" and headers.get("Upgrade") is None):
+        # (A HEAD gets what a GET without an upgrade gets, 426, as a head: RFC 9110 9.3.2.)
         raise HandshakeError("WebSocket upgrade needs GET, not %s" % request.method, 405, [("Allow", "GET")])
     if not is_http11(request.version):
         raise HandshakeError("WebSocket upgrade needs HTTP/1.1, not %s" % request.version, 400)

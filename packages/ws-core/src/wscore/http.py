@@ -222,7 +222,10 @@ def _decode_head(head):
     try:
         return str(head, "utf-8")
     except UnicodeError:
-        raise HandshakeError("request head is not valid UTF-8", 400)
+        # Field values may hold any byte (RFC 9110 section 5.5; node's ws and tornado send
+        # Latin-1 names): read them as ISO-8859-1, one character per byte, as HTTP did.
+        # MicroPython has no latin-1 codec, hence chr (a head is a few hundred bytes).
+        return "".join(map(chr, head))
 
 
 def _fields(text):

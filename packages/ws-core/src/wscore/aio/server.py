@@ -370,14 +370,14 @@ class App:
 
     async def _skip_head(self, reader):
         """Read a request head away; True if it was a HEAD request."""
-        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
+        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
         await runtime.read_head(reader, head_reader)
         return head_reader.is_head_request()
 
     async def _read_request(self, reader, writer):
         # The head reader is made here, not in the connection's task, which outlives the
         # handshake: made there, a flood of upgrades ran a 2 MiB heap out of memory.
-        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size // 2)
+        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
         try:
             return await self._read_request_with(reader, writer, head_reader)
         except HandshakeError as exc:
