@@ -341,12 +341,12 @@ class WebSocket:
             self._awaiting_eof = False
         while True:
             try:
-                await self._end()
+                await self._close_and_forget()
                 return
             except MemoryError:
                 await asyncio.sleep(_MEMORY_RETRY)
 
-    async def _end(self):
+    async def _close_and_forget(self):
         self._finish()
         # Cancel in the same step as _finish() wakes the waiters, so that a handler woken
         # by it sees CancelledError, not ConnectionClosed, whatever it was blocked in.
@@ -579,8 +579,10 @@ class WebSocket:
 
     def _fail_timer(self, code, reason):
         """Close with ``code`` and drop the connection without waiting for an answer (timers,
-        the Broadcaster)."""
-        self._close_nowait(code, reason, self._abort, code, reason)
+        the Broadcaster). No close frame came back, so the connection's own code is 1006
+        (RFC 6455 7.1.5), with ``reason``: ``receive()`` raises ``ConnectionClosedError``, and
+        ``async for`` does not end as if the peer had said goodbye."""
+        self._close_nowait(code, reason, self._abort, CLOSE_ABNORMAL, reason)
 
     def _close_nowait(self, code, reason, then, *args):
         """Send a close frame without waiting for the socket, then call ``then(*args)``.
