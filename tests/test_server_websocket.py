@@ -212,6 +212,25 @@ async def test_ping_raises_when_the_connection_ends_first():
             await ws.close()
 
 
+async def test_a_pong_answers_every_ping_sent_before_its_own():
+    # RFC 6455 5.5.3: a peer may answer only the latest of several pings.
+    async def peer(reader, writer):
+        await accept_handshake(reader, writer)
+        for _ in range(2):
+            opcode, payload = await read_frame(reader, from_client=True)
+            assert opcode == OP_PING
+        writer.write(frame(OP_PONG, payload))  # the second one's payload only
+        await writer.drain()
+        await read_frame(reader, from_client=True)  # until the client closes
+
+    async with fake_server(peer) as port:
+        ws = await connect("ws://127.0.0.1:%d/ws" % port, close_timeout=0.3).open()
+        try:
+            await asyncio.wait_for(asyncio.gather(ws.ping(b"first"), ws.ping(b"second")), 5)
+        finally:
+            await ws.close()
+
+
 def numbered(task, seq):
     # Each message is long enough to take several writes, and says who sent it and when.
     return "%d:%d:" % (task, seq) + "abcdefgh" * (500 + seq)

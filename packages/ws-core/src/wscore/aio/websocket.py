@@ -48,7 +48,7 @@ class WebSocket:
     _writing: "Any" = None  # the task writing what the socket did not take at once, while it runs
     _written: "asyncio.Event | None" = None  # set when that task is done (senders wait on it)
     _write_broken = False  # a write failed: the tasks waiting for it fail too
-    _pings: "dict[bytes, asyncio.Event] | None" = None
+    _pings: "list[tuple[bytes, asyncio.Event]] | None" = None  # pings awaiting a pong, oldest first
     _feed = None  # the platform's feed (runtime.feed) once started
     _end_task = None  # the task closing the socket, once the feed reported CLOSED
     _awaiting_eof = False  # that task waits for the server to close TCP first (client)
@@ -180,20 +180,24 @@ class WebSocket:
             data = data.encode("utf-8")
         data = bytes(data)
         if self._pings is None:
-            self._pings = {}
-        waiter = self._pings.get(data)
+            self._pings = []
+        waiter = None
+        for sent, event in self._pings:
+            if sent == data:
+                waiter = event  # the same payload in flight: its pong answers both calls
         if waiter is None:
             try:
                 self._conn.send_ping(data)
             except ConnectionClosed:
                 await self._raise_closed()
-            waiter = self._pings[data] = asyncio.Event()
+            waiter = asyncio.Event()
+            self._pings.append((data, waiter))
             try:
                 await self._flush()
             except OSError:
                 await self._write_failed()
         await waiter.wait()
-        if self._pings.get(data) is waiter:  # woken by the end of the connection, not a pong
+        if self._finished and any(event is waiter for _, event in self._pings):  # the end, not a pong
             raise connection_closed(self._conn.close_code, self._conn.close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -454,14 +458,24 @@ class WebSocket:
                 self._messages.append(event)
                 self._wakeup.set()
             elif isinstance(event, Pong):
-                waiter = self._pings.pop(bytes(event.data), None) if self._pings else None
-                if waiter is not None:
-                    waiter.set()
+                self._ponged(bytes(event.data))
             elif isinstance(event, Close):
                 # On the server the peer leaving cancels the handler; cancel before waking it,
                 # so that a handler blocked in receive() sees CancelledError, as documented.
                 self._cancel_handler()
                 self._wakeup.set()
+
+    def _ponged(self, data):
+        """A pong answers the ping with its payload and every ping sent before it: a peer may
+        answer only the latest of several (RFC 6455 5.5.3)."""
+        pings = self._pings
+        if pings:
+            for index in range(len(pings)):
+                if pings[index][0] == data:
+                    for _, waiter in pings[: index + 1]:
+                        waiter.set()
+                    del pings[: index + 1]
+                    return
 
     def _write_replies(self):
         """Write the pongs and close frames the core queued in answer to the peer.
@@ -513,7 +527,7 @@ class WebSocket:
         self._wakeup.set()
         if self._space is not None:
             self._space.set()
-        for waiter in (self._pings or {}).values():
+        for _, waiter in self._pings or ():
             waiter.set()
 
     async def _let_handler_end(self, done):
