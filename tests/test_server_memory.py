@@ -9,7 +9,7 @@ purpose, once, and check that the server goes on.
 import asyncio
 
 import support
-from wire import OP_TEXT, client_frame, close_writer, echo_app, read_frame, read_until_eof, serving, upgrade
+from wire import OP_TEXT, client_frame, close_writer, echo_app, http_get, read_frame, read_until_eof, serving, upgrade
 
 MICROPYTHON_LISTENER = "MicroPython's own listener (CPython's asyncio server outlives a failing connection callback by itself)"
 
@@ -145,4 +145,19 @@ async def test_no_room_while_reading_a_connection_drops_it_and_nothing_else():
             await close_writer(writer)
         assert failures
         await support.wait_until(lambda: not app._websockets and not app._handlers)
+        assert await _echoes(port)
+
+
+async def test_no_room_for_a_request_gets_503_and_the_server_goes_on():
+    app = echo_app()
+
+    async def out_of_memory(reader, writer):
+        raise MemoryError("no room for the request head (made by the test)")
+
+    read_request = app._read_request
+    app._read_request = out_of_memory
+    async with serving(app) as port:
+        status, _, _ = await http_get(port, "/echo")
+        assert status == 503
+        app._read_request = read_request
         assert await _echoes(port)

@@ -42,6 +42,8 @@ from .websocket import WebSocket
 # Past max_connections, this many connections at a time get a polite 503 (after reading their
 # request); any more are closed at once.
 _REFUSALS_IN_FLIGHT = 32
+# The answer to a request the heap has no room for (made now, while there is room).
+_NO_MEMORY = [reject_response(503, "the server has no memory left for this request")]
 
 
 class Request:
@@ -352,6 +354,14 @@ class App:
             pass
         except asyncio.CancelledError:
             pass
+        except MemoryError:
+            # A heap with no room for this request (a board under a flood): no bug of ours, so
+            # no traceback, and an answer made at import, when there was room.
+            impl.log("out of memory serving a request: answered 503")
+            try:
+                await impl.wait_for(runtime.write(writer, _NO_MEMORY), 1.0)
+            except (OSError, MemoryError, asyncio.TimeoutError):
+                pass
         except Exception as exc:  # a bug of ours must not take the server down
             impl.log_exception("error serving a connection", exc)
         finally:
