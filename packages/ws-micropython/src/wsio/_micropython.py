@@ -271,8 +271,8 @@ _RETRY_MS = 50
 class _Listener:
     """A listening socket and the task accepting on it: asyncio's ``start_server`` minus one flaw.
 
-    Its task ends at the first ``MemoryError``, raised when a flood of connections has filled a
-    board's heap, and nothing is accepted again while the program runs on. Here a connection
+    asyncio's accepting task ends at the first ``MemoryError`` (a flood of connections filling a
+    board's heap), and nothing is accepted again while the program runs on. Here a connection
     the heap has no room for is closed, and the listener waits a moment and goes on.
     """
 
