@@ -284,10 +284,12 @@ def test_valid_head_and_exact_size_limit():
     assert handshake(data, max_size=len(data) - 1) == ("error", 431)
 
 
-def test_bare_lf_never_completes_a_head():
-    # RFC 9112 allows a server to accept bare LF; we wait for CRLF CRLF, and handshake_timeout
-    # ends the connection (tests/test_hostile.py checks the timeout over a socket).
-    assert handshake(head(GOOD, b"\n\n").replace(b"\r\n", b"\n")) == ("incomplete",)
+def test_bare_lf_line_ends_are_refused_at_once():
+    # RFC 9112 2.2 lets a server read a bare LF as a line end; we refuse such a head with 400
+    # as soon as its blank line comes, instead of waiting for a CRLF CRLF that never comes.
+    assert handshake(head(GOOD, b"\n\n").replace(b"\r\n", b"\n")) == ("error", 400)
+    assert handshake(head(GOOD, b"\r\n\n")) == ("error", 400)
+    assert handshake(head(GOOD).replace(b"Upgrade: websocket\r\n", b"Upgrade: websocket\n")) == ("error", 400)
 
 
 def test_malformed_header_lines_are_400():

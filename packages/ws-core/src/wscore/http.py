@@ -160,8 +160,10 @@ class HeadReader:
         buf.extend(data)
         end = buf.find(b"\r\n\r\n", searched)
         limit = len(buf) if end < 0 else end + 2
-        # Lines are checked from the new bytes only: a newline already counted is not counted again.
-        self._check_lines(old, limit)
+        # Lines are checked from the new bytes only: a newline already counted is not counted
+        # again. Not beyond max_size, which ends the head anyway: the outcome must not depend on
+        # how the bytes were split.
+        self._check_lines(old, min(limit, self.max_size + 1))
         if end < 0:
             if len(buf) > self.max_size:
                 raise HandshakeError("request head larger than %d bytes" % self.max_size, 431)
@@ -190,6 +192,10 @@ class HeadReader:
                 raise HandshakeError("%s longer than %d bytes" % ("request line" if status == 414 else "header line", self.max_line), status)
             if nl < 0:
                 return
+            if nl == line_start:
+                # A blank line ended by a bare LF: the head would wait for a CRLF CRLF that never
+                # comes. (RFC 9112 2.2 lets a server read LF as a line end; we refuse it, at once.)
+                raise HandshakeError("line ends must be CRLF", 400)
             self._lines += 1
             if self._lines > self.max_headers + 1:
                 raise HandshakeError("more than %d header fields" % self.max_headers, 431)
