@@ -308,6 +308,12 @@ def test_client_extra_host_or_origin_replaces_ours_and_handshake_fields_are_refu
             handshake.ClientHandshake("example.com", 80, headers=[(name, "x")])
 
 
+@support.skip_on_micropython("MicroPython has no idna codec: the name goes as UTF-8 there")
+def test_client_host_header_of_an_internationalized_name_is_idna():
+    client = handshake.ClientHandshake("b\u00fccher.example", 80)
+    assert parsed_request(client).headers.get("Host") == "xn--bcher-kva.example"
+
+
 def good_response_headers(client, extra=()):
     headers = http.Headers(
         [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", handshake.accept_key(client.key))]

@@ -191,6 +191,20 @@ def _port(text, uri):
     return int(text)
 
 
+def _ascii_host(host):
+    """``host`` as it goes into ``Host``: an internationalized name in IDNA (``xn--``) where the
+    interpreter has the codec (CPython); as it is where it has not (MicroPython)."""
+    try:
+        host.encode("ascii")
+        return host
+    except UnicodeError:
+        pass
+    try:
+        return str(host.encode("idna"), "ascii")
+    except (LookupError, UnicodeError):
+        return host
+
+
 # Request headers the handshake writes itself, which ``headers`` may not set.
 _HANDSHAKE_FIELDS = ("upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions")
 
@@ -208,7 +222,7 @@ class ClientHandshake:
     def __init__(self, host, port, resource="/", secure=False, subprotocols=None, origin=None, headers=()):
         self.key = str(binascii.b2a_base64(os.urandom(16))[:-1], "ascii")
         self.subprotocols = list(subprotocols or [])
-        host_header = "[%s]" % host if ":" in host else host
+        host_header = "[%s]" % host if ":" in host else _ascii_host(host)
         if port != (443 if secure else 80):
             host_header = "%s:%d" % (host_header, port)
         fields = [
