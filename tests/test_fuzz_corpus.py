@@ -306,6 +306,13 @@ def test_field_values_that_are_not_utf8_are_read_as_latin1():
     data = head(GOOD + ["X-Name: Jos\u00e9"]).replace("Jos\u00e9".encode("utf-8"), b"Jos\xe9")
     assert handshake(data) == ("ok", "dGhlIHNhbXBsZSBub25jZQ==")
     assert parse_request(data[:-4]).headers.get("X-Name") == "Jos\u00e9"
+    # Only this line is Latin-1: the request line, in UTF-8, is read as UTF-8 all the same.
+    data = head(["GET /caf\u00e9 HTTP/1.1"] + GOOD[1:] + ["X-Name: Jos\u00e9"]).replace("Jos\u00e9".encode("utf-8"), b"Jos\xe9")
+    assert parse_request(data[:-4]).path == "/caf\u00e9"
+    # Optional whitespace is a space or a tab (RFC 9110 5.6.3), not NEL or NBSP (Latin-1 0x85, 0xA0).
+    for byte in (b"\x85", b"\xa0"):
+        request = parse_request(head(GOOD + ["Content-Length: 5"])[:-4] + byte)
+        assert request.headers.get("Content-Length") == "5" + chr(byte[0])  # not a decimal: 400
     # A non-canonical key (unused low bits set in its last character) is still 16 bytes.
     assert handshake(head(GOOD).replace(b"Q==", b"R==")) == ("ok", "dGhlIHNhbXBsZSBub25jZR==")
 

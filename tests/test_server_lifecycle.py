@@ -1,6 +1,7 @@
 """How a WebSocket handler's life ends: it returns, it raises, or the peer leaves."""
 
 import asyncio
+import sys
 
 from wsio import App, ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, connect, with_websocket
 
@@ -13,6 +14,7 @@ from wire import (
     close_code_of,
     close_payload,
     close_writer,
+    echo_app,
     read_frame,
     read_until_eof,
     serving,
@@ -358,3 +360,20 @@ async def test_a_close_the_application_asks_for_cancels_nothing():
                 assert caught.value.code == code
             await support.wait_until(lambda: len(seen) == code - 4000, timeout=5)
     assert seen == [("wrapped", 4001), ("helper", 4002)]
+
+
+@support.skip_if(support.ON_MICROPYTHON or sys.version_info < (3, 12), "asyncio.eager_task_factory: CPython 3.12 and later")
+async def test_connections_end_under_an_eager_task_factory():
+    # An eager task runs its first step inside create_task(), before the caller stores it.
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+    try:
+        app = echo_app(close_timeout=0.5, ping_interval=None)
+        async with serving(app) as port:
+            async with connect("ws://127.0.0.1:%d/echo" % port, close_timeout=0.5) as ws:
+                await ws.send("eager")
+                assert await ws.receive() == "eager"
+            assert ws.close_code == 1000
+            await support.wait_until(lambda: not app._websockets and not app._connections)
+    finally:
+        loop.set_task_factory(None)

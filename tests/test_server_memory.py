@@ -161,3 +161,56 @@ async def test_no_room_for_a_request_gets_503_and_the_server_goes_on():
         assert status == 503
         app._read_request = read_request
         assert await _echoes(port)
+
+
+async def test_no_room_after_the_upgrade_writes_nothing_more_and_ends_the_handler():
+    from wsio import App, with_websocket
+
+    app = App(close_timeout=0.5, ping_interval=None)
+    events = []
+
+    @app.route("/echo")
+    @with_websocket
+    async def echo(request, ws):
+        def no_room(*args):
+            raise MemoryError("no room to start the WebSocket (made by the test)")
+
+        ws._start = no_room  # after the 101: the server cannot serve the WebSocket
+        try:
+            await ws.receive()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port)
+        try:
+            assert await read_until_eof(reader) == b""  # no 503 inside the WebSocket's stream
+        finally:
+            await close_writer(writer)
+        await support.wait_until(lambda: events == ["cancelled"] and not app._handlers)
+
+
+@support.skip_if(not support.ON_MICROPYTHON, "MicroPython's own listener (CPython's comes from asyncio's create_server)")
+async def test_a_start_cancelled_while_it_starts_listens_no_more():
+    app = echo_app()
+    port = support.free_port()
+    starting = asyncio.create_task(app.start(host="127.0.0.1", port=port))
+    await asyncio.sleep(0)  # start() runs up to its first wait, the listener made
+    starting.cancel()
+    with support.raises(asyncio.CancelledError):
+        await starting
+    await asyncio.sleep(0)  # the listener's task sees its cancel
+    # (MicroPython's open_connection does not report a refused connect: ask, and get no answer.)
+    answer = b""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            answer = await read_until_eof(reader)
+        finally:
+            await close_writer(writer)
+    except OSError:
+        pass  # refused
+    assert answer == b"", answer

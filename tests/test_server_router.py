@@ -25,6 +25,7 @@ def make_app():
 
     @app.route("/text")
     async def text(request):
+        assert request.path == "/text"  # decoded, also when the client sent /%74ext
         return "plain text"
 
     @app.route("/bytes")
@@ -71,7 +72,7 @@ async def test_int_parameter_is_converted():
         assert status == 404
 
 
-async def test_path_segments_are_percent_decoded_before_matching():
+async def test_the_path_is_percent_decoded_before_matching():
     async with serving(make_app()) as port:
         # What browsers and most clients send for /rooms/café, and what websocket-client sends.
         for target in ("/rooms/caf%C3%A9", "/rooms/caf\u00e9"):
@@ -79,8 +80,12 @@ async def test_path_segments_are_percent_decoded_before_matching():
             assert (status, body) == (200, "room caf\u00e9".encode("utf-8"))
         status, _, body = await http_get(port, "/%74ext")  # an encoded letter is that letter
         assert (status, body) == (200, b"plain text")
-        status, _, body = await http_get(port, "/rooms/a%2Fb")  # an encoded / stays in its segment
-        assert (status, body) == (200, b"room a/b")
+        # An encoded / is a / (as in Flask and Starlette): no parameter holds one.
+        for target in ("/rooms/a%2Fb", "/rooms/..%2F..%2Fetc", "/rooms/a%00b"):
+            status, _, _ = await http_get(port, target)
+            assert status == 404, target
+        status, _, body = await http_get(port, "/files/a%2Fb")
+        assert (status, body) == (200, b"a/b")
 
 
 async def test_path_parameter_takes_the_rest():

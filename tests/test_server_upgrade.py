@@ -69,6 +69,20 @@ async def test_a_long_header_line_within_max_head_size_is_upgraded():
             await close_writer(writer)
 
 
+async def test_error_answers_go_out_without_a_handshake_timeout():
+    app = App(handshake_timeout=None)
+
+    @app.route("/ws")
+    @with_websocket
+    async def endpoint(request, ws):
+        pass
+
+    async with serving(app) as port:
+        status, _, body = await http_exchange(port, upgrade_request(port, "/ws", key="not-base64!!"))
+        assert status == 400
+        assert b"Sec-WebSocket-Key" in body
+
+
 async def test_wrong_version_is_426_with_supported_version():
     async with serving(ws_app()) as port:
         status, headers, body = await http_exchange(port, upgrade_request(port, "/ws", version="8"))

@@ -30,6 +30,11 @@ STATUS_PHRASES = {
 }
 
 
+# Optional whitespace around field values and list items (RFC 9110 section 5.6.3): only these
+# two, not every character str.strip() takes (CPython's takes NEL and NBSP, bytes of Latin-1).
+_OWS = " \t"
+
+
 class Headers:
     """Case-insensitive HTTP headers that keep repeated fields and their order.
 
@@ -59,7 +64,7 @@ class Headers:
         pairs = []
         for line in self._block.split("\r\n") if self._block else ():
             colon = line.find(":")
-            pairs.append((line[:colon], line[colon + 1 :].strip()))
+            pairs.append((line[:colon], line[colon + 1 :].strip(_OWS)))
         return pairs
 
     def add(self, name, value):
@@ -130,7 +135,7 @@ def header_tokens(value, lower=True):
     is False)."""
     if not value:
         return []
-    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    tokens = [t.strip(_OWS) for t in value.split(",") if t.strip(_OWS)]
     return [t.lower() for t in tokens] if lower else tokens
 
 
@@ -229,9 +234,17 @@ def _decode_head(head):
         return str(head, "utf-8")
     except UnicodeError:
         # Field values may hold any byte (RFC 9110 section 5.5; node's ws and tornado send
-        # Latin-1 names): read them as ISO-8859-1, one character per byte, as HTTP did.
-        # MicroPython has no latin-1 codec, hence chr (a head is a few hundred bytes).
-        return "".join(map(chr, head))
+        # Latin-1 names): a line that is not UTF-8 is read as ISO-8859-1, one character per
+        # byte, as HTTP did; the others stay UTF-8, so that one such value changes no other
+        # line. MicroPython has no latin-1 codec, hence chr (a head is a few hundred bytes).
+        return "\r\n".join(_decode_line(line) for line in head.split(b"\r\n"))
+
+
+def _decode_line(line):
+    try:
+        return str(line, "utf-8")
+    except UnicodeError:
+        return "".join(map(chr, line))
 
 
 def _fields(text):

@@ -260,7 +260,12 @@ async def start_server(callback, host, port, ssl_context, backlog, handshake_tim
     # five clients echoing 4 KiB messages hit MemoryError on fragmentation alone.
     gc.collect()
     listener = _Listener(sock, serve)
-    await asyncio.sleep_ms(0)  # its task runs up to its first wait: a cancel from now on closes the socket
+    try:
+        await asyncio.sleep_ms(0)  # its task runs up to its first wait: a cancel from now on closes the socket
+    except asyncio.CancelledError:
+        listener.close()
+        sock.close()  # (in case its task never ran, and so never reaches its finally)
+        raise
     return listener
 
 

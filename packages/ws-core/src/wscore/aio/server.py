@@ -63,7 +63,7 @@ class Request:
     def __init__(self, app: "App", head: "Any", client_addr: "tuple[str, int] | None", reader: "Any", writer: "Any") -> None:
         self.app = app
         self.method: str = head.method
-        self.path: str = head.path
+        self.path: str = unquote(head.path)  # percent-decoded, as routes see it (RFC 3986 6.2.2)
         self.query_string: str = head.query_string
         self.args: "dict[str, str]" = parse_query(head.query_string)
         self.headers: Headers = head.headers
@@ -115,11 +115,11 @@ class _Route:
         self.segments = pattern.strip("/").split("/") if pattern.strip("/") else []
 
     def match(self, path):
-        """The path parameters if ``path`` matches, else None.
-
-        Each segment is percent-decoded before it is compared or handed out (``/caf%C3%A9`` is
-        ``/café``, RFC 3986 section 6.2.2), after the split: ``%2F`` stays inside its segment."""
-        parts = [unquote(part) for part in path.strip("/").split("/")] if path.strip("/") else []
+        """The path parameters if ``path`` (``Request.path``: percent-decoded, so that ``%2F`` is
+        a ``/`` like any other and no parameter holds one) matches, else None."""
+        if "\x00" in path:
+            return None  # (a %00): no route serves it
+        parts = path.strip("/").split("/") if path.strip("/") else []
         params = {}
         for i, segment in enumerate(self.segments):
             if segment.startswith("<") and segment.endswith(">"):
@@ -204,7 +204,8 @@ class App:
         self._limit = self.options.max_connections  # see start()
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
         self._shutting_down = False
-        self._shutdown_task: "asyncio.Task[None] | None" = None  # a shutdown() a handler started
+        self._shutdown_task: "asyncio.Task[None] | None" = None  # the shutdown, once shutdown() was called
+        self._shutdown_done: "asyncio.Event | None" = None  # set when it is over
 
     def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
@@ -254,6 +255,7 @@ class App:
             if not self._shutting_down:
                 # MicroPython: the interrupt comes out of the scheduler, not out of main(), whose
                 # finally never ran. The connections' tasks are still there: shut them down.
+                self._shutdown_task = None  # (made in the interrupted loop, if at all)
                 try:
                     asyncio.run(self.shutdown())
                 except KeyboardInterrupt:
@@ -263,12 +265,27 @@ class App:
         """Stop accepting, close every WebSocket with 1001, cancel the handlers, and wait up to
         ``timeout`` for them. A request that completes meanwhile gets 503.
 
-        Called from one of this App's handlers (a "quit" route), it starts the shutdown in a
-        task of its own and returns at once: the shutdown cancels the caller with the others."""
+        The shutdown runs in a task of its own, which the caller's cancel does not stop, and
+        calls made meanwhile wait for the same one. Called from one of this App's handlers (a
+        "quit" route), it returns at once: the shutdown cancels the caller with the others."""
+        if self._shutdown_task is None:
+            self._shutdown_done = asyncio.Event()
+            self._shutdown_task = asyncio.create_task(self._shut_down(timeout))
         current = asyncio.current_task()
         if current in self._handlers or current in self._connections:
-            self._shutdown_task = asyncio.create_task(self.shutdown(timeout))
             return
+        done = self._shutdown_done
+        assert done is not None  # made with the task
+        await done.wait()
+
+    async def _shut_down(self, timeout):
+        try:
+            await self._close_everything(timeout)
+        finally:
+            if self._shutdown_done is not None:
+                self._shutdown_done.set()
+
+    async def _close_everything(self, timeout):
         self._shutting_down = True
         for server in self._servers:
             server.close()
@@ -325,6 +342,7 @@ class App:
         task = asyncio.current_task()
         self._connections.add(task)
         upgraded = False
+        request = None
         try:
             limit = self._limit
             held = self._held()
@@ -335,7 +353,7 @@ class App:
                 # RST, and a client that gets it (MicroPython's, asyncio's) loses the 503.
                 refusal = HandshakeError("too many connections", 503)
                 try:
-                    refusal.head_request = await runtime.impl.wait_for(self._skip_head(reader), min(1.0, self.options.handshake_timeout))
+                    refusal.head_request = await runtime.impl.wait_for(self._skip_head(reader), self._answer_timeout())
                 except (asyncio.TimeoutError, HandshakeError):
                     pass
                 await self._answer(writer, refusal)
@@ -356,12 +374,16 @@ class App:
             pass
         except MemoryError:
             # A heap with no room for this request (a board under a flood): no bug of ours, so
-            # no traceback, and an answer made at import, when there was room.
-            impl.log("out of memory serving a request: answered 503")
-            try:
-                await impl.wait_for(runtime.write(writer, _NO_MEMORY), 1.0)
-            except (OSError, MemoryError, asyncio.TimeoutError):
-                pass
+            # no traceback. Before the request was routed nothing was written yet: an answer
+            # made at import, when there was room; after, the connection is only dropped.
+            impl.log("out of memory serving a request: dropped")
+            if request is None:
+                try:
+                    await impl.wait_for(runtime.write(writer, _NO_MEMORY), 1.0)
+                except (OSError, MemoryError, asyncio.TimeoutError):
+                    pass
+            elif request._handler_task is not None and not upgraded:
+                request._handler_task.cancel()  # its WebSocket never started: nothing would end it
         except Exception as exc:  # a bug of ours must not take the server down
             impl.log_exception("error serving a connection", exc)
         finally:
@@ -374,9 +396,14 @@ class App:
         read it is dropped (over TLS on MicroPython, a peer that never shook hands holds the
         write, which waits for the handshake, for good)."""
         try:
-            await runtime.impl.wait_for(runtime.write(writer, _reject(exc)), min(1.0, self.options.handshake_timeout))
+            await runtime.impl.wait_for(runtime.write(writer, _reject(exc)), self._answer_timeout())
         except asyncio.TimeoutError:
             pass
+
+    def _answer_timeout(self):
+        """A second, or ``handshake_timeout`` if shorter (None: no deadline for the head)."""
+        timeout = self.options.handshake_timeout
+        return min(1.0, timeout) if timeout else 1.0
 
     async def _skip_head(self, reader):
         """Read a request head away; True if it was a HEAD request."""

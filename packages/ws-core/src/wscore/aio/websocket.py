@@ -332,8 +332,11 @@ class WebSocket:
     async def _release(self):
         """Close the socket and wake every waiter; then ``on_end``. Tried again after a moment
         while the heap has no room for a step (each can be done twice)."""
-        if self._end_task is not asyncio.current_task():
-            return  # the heap had no room to record this task: the watchdog makes another
+        task = asyncio.current_task()
+        if self._end_task is None:
+            self._end_task = task  # before _feed_closed could record it (an eager task factory)
+        elif self._end_task is not task:
+            return  # one made again by the watchdog, after the heap had no room to record this one
         conn = self._conn
         if conn.client and conn.close_received and not self._hard_closed:
             # RFC 6455 7.1.1: the server closes TCP first; give it close_timeout to do so.
