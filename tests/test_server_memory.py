@@ -81,40 +81,36 @@ async def _closed_by_the_server(port):
         await close_writer(writer)
 
 
-async def test_no_room_for_the_task_ending_a_connection_it_ends_at_the_next_timer_tick():
+def _fail_first(name):
+    """A patch for ``_app_failing_once``: the WebSocket's method ``name`` fails once, first."""
+
     def patch(ws, fail):
-        release = ws._release
+        method = getattr(ws, name)
 
-        def release_or_fail():
+        def fail_then_call(*args):
             fail()
-            return release()
+            return method(*args)
 
-        ws._release = release_or_fail
+        setattr(ws, name, fail_then_call)
 
+    return patch
+
+
+async def _ends_and_serves_on(patch):
     app, failures = _app_failing_once(patch)
     async with serving(app) as port:
         await _closed_by_the_server(port)
         assert failures
         await support.wait_until(lambda: not app._websockets and not app._handlers)
         assert await _echoes(port)
+
+
+async def test_no_room_for_the_task_ending_a_connection_it_ends_at_the_next_timer_tick():
+    await _ends_and_serves_on(_fail_first("_release"))
 
 
 async def test_no_room_while_ending_a_connection_it_is_tried_again():
-    def patch(ws, fail):
-        finish = ws._finish
-
-        def finish_or_fail():
-            fail()
-            finish()
-
-        ws._finish = finish_or_fail
-
-    app, failures = _app_failing_once(patch)
-    async with serving(app) as port:
-        await _closed_by_the_server(port)
-        assert failures
-        await support.wait_until(lambda: not app._websockets and not app._handlers)
-        assert await _echoes(port)
+    await _ends_and_serves_on(_fail_first("_finish"))
 
 
 @support.skip_if(not support.ON_MICROPYTHON, "MicroPython's feed (on CPython the transport closes a connection whose callback raised)")
