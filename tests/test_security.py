@@ -235,6 +235,15 @@ def test_sizes_and_counts_out_of_range_are_refused_at_once():
     assert app.options.fragment_size == 1 and app.options.max_size is None
 
 
+def test_times_that_are_no_number_of_seconds_are_refused_at_once():
+    # handshake_timeout="10" was taken, and then every connection failed with TypeError.
+    for name, value in (("handshake_timeout", "10"), ("ping_interval", -1), ("close_timeout", True), ("idle_timeout", [])):
+        with support.raises(ValueError, contains=name):
+            App(**{name: value})
+    app = App(handshake_timeout=None, ping_interval=0, ping_timeout=0.5, idle_timeout=3)
+    assert app.options.handshake_timeout is None and app.options.ping_timeout == 0.5
+
+
 # ---- TLS: the default client context checks host names ---------------------------------------
 
 

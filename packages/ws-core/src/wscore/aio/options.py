@@ -13,13 +13,14 @@ class Options:
       is dropped.
     - ``ping_interval`` (20 s) and ``ping_timeout`` (20 s): keepalive. A ping goes out after
       ``ping_interval`` seconds with nothing received; if nothing at all (a pong or any other
-      frame) arrives within ``ping_timeout`` after it, the connection is closed with 1011. Any
+      frame) arrives within ``ping_timeout`` after it, the connection is closed with 1011 (and
+      recorded here as 1006: no close frame came back). Any
       frame counts, not just the pong, because some device clients never answer pings but do
       send data; a peer that is silent and deaf is dead either way. None turns keepalive off.
     - ``idle_timeout`` (None): close a connection that received no byte for this long, even with
       keepalive off; a frame stalled in the middle of its payload counts as idle.
-    - ``max_head_size`` (8 KiB): largest request head; lines are limited to half of it and
-      there may be at most 100 header fields.
+    - ``max_head_size`` (8 KiB): largest request head (one line may take all of it); there may
+      be at most 100 header fields.
     - ``max_body_size`` (16 KiB): largest request body of a plain HTTP route.
     - ``subprotocols`` (None): the subprotocols a server accepts, in order of preference.
     - ``allowed_origins`` (None): None admits clients that send no ``Origin`` (not browsers)
@@ -31,6 +32,9 @@ class Options:
       starts (two thirds of it at 2.5 KB each), so that a flood of connections gets 503s, not
       a heap exhausted.
     - ``fragment_size`` (None): if set, messages we send are split into frames of this size.
+
+    Sizes and counts out of range raise ``ValueError``, and so do times that are not a number
+    of seconds (None or 0 turns a timer off).
     """
 
     max_size = 1 << 20
@@ -52,6 +56,8 @@ class Options:
         for name, value in options.items():
             if not hasattr(Options, name) or name.startswith("_"):
                 raise TypeError("unknown option %r" % name)
+            if name in _TIMES and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError("%s must be a number of seconds (0 or more) or None" % name)
             if name in _COUNTS and not (value is None and name in _COUNTS_OR_NONE):
                 if not isinstance(value, int) or value < _COUNTS[name]:
                     raise ValueError("%s must be an integer of at least %d%s" % (name, _COUNTS[name], " or None" if name in _COUNTS_OR_NONE else ""))
@@ -69,5 +75,6 @@ class Options:
 
 # Sizes and counts, with their least value: a negative fragment_size would never finish
 # splitting a message, a max_queue of 0 would never read.
+_TIMES = ("handshake_timeout", "open_timeout", "close_timeout", "ping_interval", "ping_timeout", "idle_timeout")
 _COUNTS = {"max_size": 0, "max_queue": 1, "max_head_size": 64, "max_body_size": 0, "max_connections": 1, "fragment_size": 1}
 _COUNTS_OR_NONE = ("max_size", "max_connections", "fragment_size")
