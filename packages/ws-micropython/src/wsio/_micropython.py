@@ -191,6 +191,16 @@ def _writable(sock):
     yield core._io_queue.queue_write(sock)
 
 
+def _unwatch(sock):
+    """Take ``sock`` out of the scheduler's I/O queue, whatever state a failure left it in."""
+    io = core._io_queue
+    if io.map.pop(id(sock), None) is not None:
+        try:
+            io.poller.unregister(sock)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
 def _readable(sock):
     """Wait until ``sock`` is readable (a connection waits to be accepted on a listening one)."""
     yield core._io_queue.queue_read(sock)
@@ -303,7 +313,8 @@ class _Listener:
                     conn, address = sock.accept()
                 except OSError:
                     continue  # the connection was reset while it waited in the backlog
-                except MemoryError:
+                except MemoryError:  # the scheduler's I/O queue could not take the socket in
+                    _unwatch(sock)  # (nor leave it half taken in: it would wait for good)
                     await asyncio.sleep_ms(_RETRY_MS)
                     continue
                 try:
@@ -317,8 +328,6 @@ class _Listener:
             sock.close()
 
 
-# Tables for fewer entries take blocks of 2 KB or less (see reserve()).
-_RESERVE_FROM = 128
 # Sockets the poller holds besides the server's own count: listeners, the application's clients.
 _OTHER_SOCKETS = 32
 
@@ -331,12 +340,13 @@ def reserve(n, tables):
     poller that is fatal: a MemoryError while it registers a socket leaves a half-made entry
     that its next poll dereferences (the unix port dies with SIGSEGV; MicroPython's
     extmod/modselect.c says the case is not handled). Grown while the heap is in one piece, the
-    tables keep their size once emptied. Only for hundreds of connections that would fill a good
-    part of the heap: smaller tables fit in the holes any heap has, and the poller scans every
-    slot it ever had on each poll (a few microseconds per thousand).
+    tables keep their size once emptied. Only when the connections would fill a good part of
+    the heap (a small heap too: on 256 KiB, 60 handshakes at once grew the I/O map into a
+    MemoryError); on a large one the tables grow into room there is, and the poller, which
+    scans every slot it ever had on each poll, stays the size the load made it.
     """
     gc.collect()
-    if n < _RESERVE_FROM or n * _IDLE_CONNECTION * 4 < gc.mem_free():
+    if n * _IDLE_CONNECTION * 4 < gc.mem_free():
         return
     keys = range(-n, 0)  # never ids or descriptors of real objects
     for table in tables:
