@@ -192,13 +192,12 @@ def _writable(sock):
 
 
 def _unwatch(sock):
-    """Take ``sock`` out of the scheduler's I/O queue, whatever state a failure left it in."""
-    io = core._io_queue
-    if io.map.pop(id(sock), None) is not None:
-        try:
-            io.poller.unregister(sock)
-        except (OSError, ValueError, KeyError):
-            pass
+    """Take ``sock`` out of the scheduler's I/O queue, whatever state a failure left it in
+    (asyncio's own ``_dequeue``, which fails on what is not there)."""
+    try:
+        core._io_queue._dequeue(sock)
+    except (KeyError, OSError, ValueError):
+        pass
 
 
 def _readable(sock):
@@ -206,15 +205,21 @@ def _readable(sock):
     yield core._io_queue.queue_read(sock)
 
 
+def _tcp_socket(host, port):
+    """A non-blocking TCP socket for ``host``:``port``, and the address to connect or bind it to."""
+    address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(address[0], address[1], address[2])
+    sock.setblocking(False)
+    return sock, address[-1]
+
+
 async def _connect(host, port):
     """A connected stream. Not ``asyncio.open_connection``: cancelled while it connects
     (``open_timeout``), that leaves its socket open, one descriptor per try."""
-    address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    sock = socket.socket(address[0], address[1], address[2])
+    sock, address = _tcp_socket(host, port)
     try:
-        sock.setblocking(False)
         try:
-            sock.connect(address[-1])
+            sock.connect(address)
         except OSError as exc:
             if exc.args[0] != _EINPROGRESS:
                 raise
@@ -255,12 +260,10 @@ async def start_server(callback, host, port, ssl_context, backlog, handshake_tim
                 return close(writer)
         return callback(reader, writer)
 
-    address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    sock = socket.socket(address[0], address[1], address[2])
+    sock, address = _tcp_socket(host, port)
     try:
-        sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address[-1])
+        sock.bind(address)
         sock.listen(backlog)
     except BaseException:
         sock.close()

@@ -205,7 +205,6 @@ class App:
         self._quiet: "asyncio.Event | None" = None  # set when the last connection and handler are gone (shutdown)
         self._shutting_down = False
         self._shutdown_task: "asyncio.Task[None] | None" = None  # the shutdown, once shutdown() was called
-        self._shutdown_done: "asyncio.Event | None" = None  # set when it is over
 
     def route(self, path: str, methods: "list[str] | None" = None) -> "Callable[[Any], Any]":
         """Decorator: serve ``path`` (``/rooms/<name>``, ``<int:id>``, ``<path:rest>``) with the function."""
@@ -269,47 +268,43 @@ class App:
         calls made meanwhile wait for the same one. Called from one of this App's handlers (a
         "quit" route), it returns at once: the shutdown cancels the caller with the others."""
         if self._shutdown_task is None:
-            self._shutdown_done = asyncio.Event()
+            if self._stopped is None:  # never started: nothing waits in serve()
+                self._stopped = asyncio.Event()
             self._shutdown_task = asyncio.create_task(self._shut_down(timeout))
         current = asyncio.current_task()
         if current in self._handlers or current in self._connections:
             return
-        done = self._shutdown_done
-        assert done is not None  # made with the task
-        await done.wait()
+        stopped = self._stopped
+        assert stopped is not None  # made above or by start()
+        await stopped.wait()
 
     async def _shut_down(self, timeout):
         try:
-            await self._close_everything(timeout)
-        finally:
-            if self._shutdown_done is not None:
-                self._shutdown_done.set()
-
-    async def _close_everything(self, timeout):
-        self._shutting_down = True
-        for server in self._servers:
-            server.close()
-        self._servers = []
-        websocket_handlers: "set[Any]" = set()
-        for ws in list(self._websockets):
-            websocket_handlers.add(ws._handler_task)
-            if ws._conn.state == OPEN:
-                ws._close_nowait(1001, "server shutting down", ws._cancel_handler)
-        for task in list(self._handlers):
-            if task not in websocket_handlers:
-                task.cancel()  # a plain route still running
-        # A peer that does not answer the close frame is dropped after close_timeout, as for
-        # any closing handshake, instead of holding shutdown for its whole timeout.
-        first = min(timeout, self.options.close_timeout or timeout)
-        if not await self._until_quiet(first):
+            self._shutting_down = True
+            for server in self._servers:
+                server.close()
+            self._servers = []
+            websocket_handlers: "set[Any]" = set()
             for ws in list(self._websockets):
-                ws._abort()
-            await self._until_quiet(timeout - first)
-        for task in list(self._connections):
-            task.cancel()
-        self._watchdog.stop()
-        if self._stopped is not None:
-            self._stopped.set()
+                websocket_handlers.add(ws._handler_task)
+                if ws._conn.state == OPEN:
+                    ws._close_nowait(1001, "server shutting down", ws._cancel_handler)
+            for task in list(self._handlers):
+                if task not in websocket_handlers:
+                    task.cancel()  # a plain route still running
+            # A peer that does not answer the close frame is dropped after close_timeout, as for
+            # any closing handshake, instead of holding shutdown for its whole timeout.
+            first = min(timeout, self.options.close_timeout or timeout)
+            if not await self._until_quiet(first):
+                for ws in list(self._websockets):
+                    ws._abort()
+                await self._until_quiet(timeout - first)
+            for task in list(self._connections):
+                task.cancel()
+            self._watchdog.stop()
+        finally:
+            if self._stopped is not None:  # what serve() and every shutdown() caller wait for
+                self._stopped.set()
 
     def _busy(self):
         return self._handlers or self._connections or self._websockets

@@ -181,10 +181,9 @@ class WebSocket:
         data = bytes(data)
         if self._pings is None:
             self._pings = []
-        waiter = None
-        for sent, event in self._pings:
-            if sent == data:
-                waiter = event  # the same payload in flight: its pong answers both calls
+        index = self._ping_index(data)
+        # The same payload in flight: its pong answers both calls.
+        waiter = self._pings[index][1] if index >= 0 else None
         if waiter is None:
             try:
                 self._conn.send_ping(data)
@@ -468,17 +467,23 @@ class WebSocket:
                 self._cancel_handler()
                 self._wakeup.set()
 
+    def _ping_index(self, data):
+        """Where the ping in flight with payload ``data`` is in ``_pings``; -1 if none is."""
+        pings = self._pings or []
+        for index in range(len(pings)):
+            if pings[index][0] == data:
+                return index
+        return -1
+
     def _ponged(self, data):
         """A pong answers the ping with its payload and every ping sent before it: a peer may
         answer only the latest of several (RFC 6455 5.5.3)."""
         pings = self._pings
-        if pings:
-            for index in range(len(pings)):
-                if pings[index][0] == data:
-                    for _, waiter in pings[: index + 1]:
-                        waiter.set()
-                    del pings[: index + 1]
-                    return
+        index = self._ping_index(data)
+        if pings and index >= 0:
+            for _, waiter in pings[: index + 1]:
+                waiter.set()
+            del pings[: index + 1]
 
     def _write_replies(self):
         """Write the pongs and close frames the core queued in answer to the peer.
