@@ -5,7 +5,7 @@ import asyncio
 from wsio import Broadcaster, ConnectionClosed, connect, with_websocket
 
 import support
-from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, STEP, client_frame, close_payload, close_writer, echo_app, read_frame, read_until_close, read_until_eof, serving, upgrade, upgrade_request
+from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, STEP, client_frame, close_payload, close_writer, collecting_app, echo_app, read_frame, read_until_close, read_until_eof, serving, upgrade, upgrade_request
 
 MESSAGE = bytes(1 << 20)  # 1 MiB
 
@@ -505,14 +505,7 @@ async def test_a_keepalive_timeout_during_a_long_write_sends_the_frame_whole_the
 async def test_messages_and_a_fin_sent_with_the_upgrade_all_reach_a_handler_with_a_small_queue():
     # Upgrade request, 40 messages and a close frame in one write, then FIN: with max_queue=1
     # most of them wait unparsed while the FIN is already known; none may be lost.
-    app = echo_app(ping_interval=None, max_queue=1)
-    got = []
-
-    @app.route("/collect")
-    @with_websocket
-    async def collect(request, ws):
-        async for message in ws:
-            got.append(message)
+    app, got = collecting_app("/collect", ping_interval=None, max_queue=1)
 
     async with serving(app) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

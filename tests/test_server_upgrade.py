@@ -12,7 +12,7 @@ from wire import (
     answer_close,
     client_frame,
     close_writer,
-    echo_app,
+    collecting_app,
     http_exchange,
     http_get,
     parse_response,
@@ -224,14 +224,7 @@ async def test_a_fin_that_comes_with_the_request_ends_the_connection():
     # The request, a frame and the FIN arrive before the WebSocket takes over the stream: the
     # end of the stream must not get lost on the way. The handler gets the message, and the
     # server closes TCP (1006: no close frame) instead of waiting for more.
-    received = []
-    app = echo_app(ping_interval=None)
-
-    @app.route("/sink")
-    @with_websocket
-    async def sink(request, ws):
-        async for message in ws:
-            received.append(message)
+    app, received = collecting_app("/sink", ping_interval=None)
 
     async with serving(app) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

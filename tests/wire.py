@@ -178,6 +178,23 @@ def echo_app(**options):
     return app
 
 
+def collecting_app(path, **options):
+    """``echo_app(**options)`` plus a route at ``path`` whose handler keeps every message it
+    receives until the connection closes; returns the App and the list they go to."""
+    from wsio import with_websocket
+
+    app = echo_app(**options)
+    received = []
+
+    @app.route(path)
+    @with_websocket
+    async def collect(request, ws):
+        async for message in ws:
+            received.append(message)
+
+    return app, received
+
+
 def xor(data, key, phase=0):
     """``data`` XOR the 4-byte ``key`` from ``phase``, byte by byte: the reference for the
     library's masking."""
