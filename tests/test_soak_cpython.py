@@ -1,5 +1,5 @@
 # micropython: skip CPython-driven: bench/soak.py runs the echo servers as subprocesses (both interpreters)
-"""Short soak in the test command: 300 cycles of each churn mode against each server.
+"""Short soak in the test command: 300 (CPython) or 2,000 (MicroPython) cycles of each churn mode.
 
 A cycle is a connection that closes cleanly, drops TCP after an echo (FIN or RST), or drops in
 the middle of its request head (bench/soak.py). After each mode the server must hold what it
@@ -18,12 +18,13 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import soak  # noqa: E402
 
 CYCLES = 300
+MICROPYTHON_CYCLES = 2000  # ~0.8 ms each
 
 
-def check(results, max_rss_kib, max_heap=None):
+def check(results, max_rss_kib, max_heap=None, cycles=CYCLES):
     for mode in soak.MODES:
         entry = results[mode]
-        assert entry["errors"] == 0 and entry["done"] == CYCLES, entry
+        assert entry["errors"] == 0 and entry["done"] == cycles, entry
         assert entry["held"] == 0, entry
         delta = entry["delta"]
         assert delta["fds"] <= 2, entry
@@ -45,7 +46,9 @@ def test_cpython_server_releases_everything_after_churn():
 @pytest.mark.timeout(120)
 def test_micropython_server_releases_everything_after_churn():
     os.environ.setdefault("MICROPYTHON", find_micropython())
-    results = soak.soak("micropython", CYCLES, time_limit=60, report=lambda line: None)
-    # The heap is fixed (2 MiB): RSS must not move; gc.mem_alloc() after a collection grows by
-    # a one-time ~3.7 KB (tables sized for the peak of 8 connections) and then stays put.
-    check(results, max_rss_kib=512, max_heap=8 * 1024)
+    results = soak.soak("micropython", MICROPYTHON_CYCLES, time_limit=60, report=lambda line: None)
+    # The heap is fixed (2 MiB): RSS must not move. gc.mem_alloc() after a collection grows by a
+    # one-time step, 3.3 to 10 KB measured: what was sized for the peak of connections at once,
+    # which a loaded machine raises, and what the collector's conservative scan keeps alive.
+    # A leak of one 16-byte block per cycle would add 32 KB in a mode.
+    check(results, max_rss_kib=512, max_heap=16 * 1024, cycles=MICROPYTHON_CYCLES)
