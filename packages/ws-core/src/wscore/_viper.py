@@ -17,28 +17,43 @@ _LITTLE = 1 if sys.byteorder == "little" else 0
 def mask_into(dst, src, key, phase: int):
     """XOR ``src`` with ``key`` from ``phase`` into ``dst`` (see ``wscore.mask``), in one call.
 
-    A word at a time when both addresses are alike modulo 4 (some cores fault on unaligned
-    words) and the run is 16 bytes or more: byte by byte up to an aligned ``dst``, then words,
-    then the tail byte by byte.
+    A word at a time once ``dst`` is aligned, for runs of 16 bytes or more: byte by byte up to
+    an aligned ``dst``, then words, then the tail byte by byte. Only aligned words are read and
+    written (some cores fault on others), so a ``src`` that is not aligned like ``dst`` is read
+    a word at a time too and each word written is shifted out of two read (a large message is
+    unmasked from the read buffer into its own bytes at any offset: byte by byte ran 4x slower).
+    Such a read may take up to 3 bytes past the end of ``src``, never past its aligned word.
     """
     n = int(len(src))
     d = ptr8(dst)
     s = ptr8(src)
     k = ptr8(key)
     i = 0
-    if n >= 16 and int(_LITTLE) and ((int(d) - int(s)) & 3) == 0:
+    if n >= 16 and int(_LITTLE):
         while (int(d) + i) & 3:
             d[i] = s[i] ^ k[(i + phase) & 3]
             i += 1
         p = i + phase
-        word = k[p & 3] | (k[(p + 1) & 3] << 8) | (k[(p + 2) & 3] << 16) | (k[(p + 3) & 3] << 24)
+        word = uint(k[p & 3] | (k[(p + 1) & 3] << 8) | (k[(p + 2) & 3] << 16) | (k[(p + 3) & 3] << 24))
         d32 = ptr32(int(d) + i)
-        s32 = ptr32(int(s) + i)
         words = (n - i) >> 2
+        lag = (int(s) + i) & 3
         j = 0
-        while j < words:
-            d32[j] = s32[j] ^ word
-            j += 1
+        if lag == 0:
+            s32 = ptr32(int(s) + i)
+            while j < words:
+                d32[j] = s32[j] ^ word
+                j += 1
+        else:
+            s32 = ptr32(int(s) + i - lag)
+            shift = lag << 3
+            back = 32 - shift
+            low = uint(s32[0]) >> shift
+            while j < words:
+                high = uint(s32[j + 1])
+                d32[j] = (low | (high << back)) ^ word
+                low = high >> shift
+                j += 1
         i += words << 2
     while i < n:
         d[i] = s[i] ^ k[(i + phase) & 3]
