@@ -51,6 +51,11 @@ from .frames import decode_header, encode_close_payload, encode_frame, encode_me
 from .mask import mask_into, masked
 from .utf8 import Utf8Validator, is_valid_utf8
 
+try:
+    from ._inplace import fillable, filled
+except ImportError:  # CPython, or a MicroPython build without uctypes: messages join their pieces
+    fillable = None  # type: ignore[assignment]
+
 # Up to 14 header bytes (2 + 8 for the length + 4 for the mask key).
 _MAX_HEADER = 14
 
@@ -59,14 +64,21 @@ _MAX_HEADER = 14
 _SMALL_PIECE = 512
 _GATHER = 4096
 
+# Where a bytes can be filled after it is made (MicroPython, see _inplace), a data frame of this
+# size or more is unmasked straight into the bytes that the message becomes: held once, not in
+# pieces and then joined. Smaller ones are not worth the few objects it takes.
+_FILL_FROM = 512
+
 # MicroPython's heap never moves an object and finds its garbage only when an allocation fails.
-# By then the pieces of a large message have been spread over the free space, and the block
-# that joins them is not found (in 2 MiB, a second 512 KiB echo failed while the first, with
-# the previous message held, fit). A frame of a sixteenth of the heap or more therefore collects
-# first, so that its pieces fill the holes. CPython (no gc.mem_free) never needs it.
+# By then small objects have been spread over the free space, and the block that holds a large
+# message whole is not found (in 2 MiB, a second 512 KiB echo failed while the first, with the
+# previous message held, fit). A frame of a sixteenth of the heap or more therefore collects
+# first. CPython (no gc.mem_free) never needs it.
 _COLLECT_FROM = None
+_HEAP = 0  # MicroPython's heap size (unknown on CPython)
 if hasattr(gc, "mem_free"):
-    _COLLECT_FROM = (gc.mem_alloc() + gc.mem_free()) // 16  # type: ignore[attr-defined]  # MicroPython's
+    _HEAP = gc.mem_alloc() + gc.mem_free()  # type: ignore[attr-defined]  # MicroPython's
+    _COLLECT_FROM = _HEAP // 16
 
 # CPython's decoder rejects every invalid sequence, so decoding a whole message validates it;
 # MicroPython's does not, so there every text byte goes through the validator.
@@ -151,6 +163,8 @@ class Connection:
     _mask_key = None
     _phase = 0
     _control = None  # list of a control frame's payload pieces
+    _frame_bytes = None  # the bytes a large data frame is filled into (see _FILL_FROM) ...
+    _frame_view = None  # ... and its writable view
     # Message being assembled.
     _message_opcode = None
     _message_size = 0
@@ -221,6 +235,7 @@ class Connection:
             # and close with 1009 instead of letting the error take the connection down.
             self._parts = ()
             self._control = None
+            self._frame_bytes = self._frame_view = None
             self._protocol_error(ProtocolError("message too big for the memory available", CLOSE_MESSAGE_TOO_BIG))
         return end
 
@@ -351,8 +366,11 @@ class Connection:
             raise ProtocolError("reserved data opcode %d" % opcode)
         if opcode < OP_CLOSE and self.max_size is not None and self._message_size + length > self.max_size:
             raise ProtocolError("message larger than %d bytes" % self.max_size, CLOSE_MESSAGE_TOO_BIG)
-        if _COLLECT_FROM is not None and length >= _COLLECT_FROM and opcode < OP_CLOSE:
-            gc.collect()
+        if opcode < OP_CLOSE and length >= _FILL_FROM:
+            if _COLLECT_FROM is not None and length >= _COLLECT_FROM:
+                gc.collect()
+            if fillable is not None and length < _HEAP:  # a longer one can never be held
+                self._frame_bytes, self._frame_view = fillable(length)
         self._fin = fin
         self._opcode = opcode
         self._mask_key = mask_key
@@ -363,7 +381,22 @@ class Connection:
             self._frame_end()
 
     def _payload(self, chunk):
-        """Keep one piece of the current frame's payload, unmasked into a buffer of its own."""
+        """Keep one piece of the current frame's payload, unmasked into the frame's bytes (see
+        ``_FILL_FROM``) or into a buffer of its own."""
+        target = self._frame_view
+        if target is not None:
+            # The frame's own bytes, made whole at its header: the piece is unmasked into it.
+            start = self._phase
+            piece = target[start : start + len(chunk)]
+            if self._mask_key is not None:
+                mask_into(piece, chunk, self._mask_key, start)
+            else:
+                piece[:] = chunk
+            self._phase = start + len(chunk)
+            self._message_size += len(piece)
+            if self._message_opcode == OP_TEXT:
+                self._validate(piece)
+            return
         if self._mask_key is not None:
             piece = masked(chunk, self._mask_key, self._phase)
             self._phase += len(chunk)
@@ -388,12 +421,15 @@ class Connection:
                 parts.append(bytearray(piece))
         self._message_size += len(piece)
         if self._message_opcode == OP_TEXT:
-            # Checked as the pieces come, so that an invalid byte fails the connection at once.
-            validator = self._validator
-            if validator is None:
-                validator = self._validator = Utf8Validator()
-            if not validator.feed(piece):
-                raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
+            self._validate(piece)
+
+    def _validate(self, piece):
+        """Check a text message's piece as it comes, so that an invalid byte fails at once."""
+        validator = self._validator
+        if validator is None:
+            validator = self._validator = Utf8Validator()
+        if not validator.feed(piece):
+            raise ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA)
 
     def _frame_end(self):
         self._in_payload = False
@@ -402,7 +438,15 @@ class Connection:
             payload = b"".join(self._control)
             self._control = None
             self._control_frame(opcode, payload)
-        elif self._fin:
+            return
+        if self._frame_view is not None:
+            data = filled(self._frame_bytes)
+            self._frame_bytes = self._frame_view = None
+            if self._parts:
+                self._parts.append(data)
+            else:
+                self._parts = [data]
+        if self._fin:
             self._message_end()
 
     def _message_end(self):
@@ -465,6 +509,7 @@ class Connection:
         self.close_reason = reason
         self._in_payload = False
         self._parts = ()
+        self._frame_bytes = self._frame_view = None
         self._emit(Close(code, reason))
 
     # ---- sending ------------------------------------------------------------------------
