@@ -25,7 +25,7 @@ view_src, view_dst = memoryview(src), memoryview(dst)
 cases = [
     ("mask_into, aligned (words)", lambda: mask.mask_into(dst, src, KEY, 0)),
     ("mask_into, both at offset 1", lambda: mask.mask_into(view_dst[1 : N + 1], view_src[1 : N + 1], KEY, 1)),
-    ("mask_into, offsets 1 and 2 (bytes)", lambda: mask.mask_into(view_dst[2 : N + 2], view_src[1 : N + 1], KEY, 1)),
+    ("mask_into, offsets 1 and 2 (shifted)", lambda: mask.mask_into(view_dst[2 : N + 2], view_src[1 : N + 1], KEY, 1)),
     ("masked (new buffer)", lambda: mask.masked(view_src[:N], KEY, 0)),
     ("portable big-int, 64 KiB blocks", lambda: mask.mask_into_portable(dst, view_src[:N], KEY, 0)),
 ]
