@@ -106,3 +106,51 @@ def test_a_frame_the_heap_cannot_hold_fails_with_1009_at_its_header():
     conn.receive_data(raw_frame(0x2, b"", True, KEY, length=protocol._HEAP - 1024))
     assert conn.state == CLOSED and conn.close_code == 1009
     assert conn.close_reason == "message too big for the memory available"
+
+
+def _random_messages(rng, count):
+    """``count`` messages (text or binary, 0 to 3000 bytes) and their frames, some fragmented."""
+    messages, wire = [], []
+    for _ in range(count):
+        size = rng.getrandbits(12) % 3000
+        if rng.getrandbits(1):
+            message = "".join(("a", "é", "✓", "😀")[rng.getrandbits(2)] for _ in range(size // 3))
+            payload, opcode = message.encode(), 0x1
+        else:
+            message = payload = pattern(size)
+            opcode = 0x2
+        cuts = sorted(rng.getrandbits(12) % (len(payload) + 1) for _ in range(rng.getrandbits(2)))
+        pieces = [payload[a:b] for a, b in zip([0] + cuts, cuts + [len(payload)])]
+        for i, piece in enumerate(pieces):
+            key = bytes(rng.getrandbits(8) for _ in range(4))
+            wire.append(raw_frame(opcode if i == 0 else 0x0, piece, i == len(pieces) - 1, key))
+            if rng.getrandbits(3) == 0:  # a ping between fragments
+                wire.append(raw_frame(0x9, b"p", True, key))
+        messages.append(message)
+    return messages, b"".join(wire)
+
+
+def test_random_messages_in_random_reads_arrive_whole():
+    try:
+        from random import Random
+
+        rng = Random(6455)
+    except ImportError:  # MicroPython: the module's one generator
+        import random as rng
+
+        rng.seed(6455)
+    for _ in range(20):
+        messages, data = _random_messages(rng, 12)
+        conn = protocol.Connection(max_size=None)
+        source = memoryview(data)
+        buffer = bytearray(8192)
+        pos = 0
+        while pos < len(data):
+            n = min(1 + rng.getrandbits(13) % 8192, len(data) - pos)
+            buffer[:n] = source[pos : pos + n]
+            conn.receive_data(memoryview(buffer)[:n], True)
+            pos += n
+        received = [e for e in conn.events() if not isinstance(e, protocol.Ping)]
+        assert len(received) == len(messages)
+        for got, sent in zip(received, messages):
+            assert_usable(got, sent)

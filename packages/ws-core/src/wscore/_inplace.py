@@ -8,7 +8,7 @@ MicroPython's ``bytes`` stores a hash computed when it is made, and there a hash
 "not computed": ``hash()`` computes it when asked and ``==`` compares the bytes themselves (the
 runtime makes such strings itself, for exception messages). So the ``bytes`` is made zeroed,
 written through a ``uctypes`` alias of its data while nothing else holds it, and its stale hash
-is set to 0 before it is handed on. Nothing outside this module sees it change.
+is set to 0 before it is handed on. Nothing but the connection filling it sees it change.
 
 Imported only where ``uctypes`` exists: ``ImportError`` elsewhere (CPython included), and the
 caller then assembles messages from pieces. It also raises ``ImportError`` when a probe finds
@@ -38,13 +38,16 @@ def fillable(n):
 
 def filled(data):
     """``data``, from ``fillable()``, once written: the hash it got while zeroed is cleared."""
-    uctypes.struct(id(data), _FIELDS).hash = 0
+    address = id(data)
+    if address <= 0:  # id() overflowed a small integer (an address from 2**30 to 2**31 on 32 bits)
+        return bytes(memoryview(data))  # then a copy, with a hash of its own
+    uctypes.struct(address, _FIELDS).hash = 0
     return data
 
 
 def _layout_holds():
     probe, view = fillable(5)
-    if id(probe) <= 0:  # an address past the small integers: id() is not the address
+    if id(probe) <= 0:  # see filled()
         return False
     fields = uctypes.struct(id(probe), _FIELDS)
     if fields.len != 5 or fields.hash != hash(probe):
