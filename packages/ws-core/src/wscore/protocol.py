@@ -64,9 +64,11 @@ _MAX_HEADER = 14
 _SMALL_PIECE = 512
 _GATHER = 4096
 
-# Where a bytes can be filled after it is made (MicroPython, see _inplace), a data frame of this
-# size or more is unmasked straight into the bytes that the message becomes: held once, not in
-# pieces and then joined. Smaller ones are not worth the few objects it takes.
+# Where a bytes can be filled after it is made (MicroPython, see _inplace), a message in one
+# frame of this size or more is unmasked straight into the bytes that it becomes: held once,
+# not in pieces and then joined. Smaller ones are not worth the few objects it takes. The
+# frames of a fragmented message are joined at its end all the same, and a block per frame
+# left less room than read-sized pieces (6% less for the largest one in a 320 KiB heap).
 _FILL_FROM = 512
 
 # MicroPython's heap never moves an object and finds its garbage only when an allocation fails.
@@ -163,7 +165,7 @@ class Connection:
     _mask_key = None
     _phase = 0
     _control = None  # list of a control frame's payload pieces
-    _frame_bytes = None  # the bytes a large data frame is filled into (see _FILL_FROM) ...
+    _frame_bytes = None  # the bytes a large message in one frame is filled into (_FILL_FROM) ...
     _frame_view = None  # ... and its writable view
     # Message being assembled.
     _message_opcode = None
@@ -369,8 +371,8 @@ class Connection:
         if opcode < OP_CLOSE and length >= _FILL_FROM:
             if _COLLECT_FROM is not None and length >= _COLLECT_FROM:
                 gc.collect()
-            if fillable is not None and length < _HEAP:  # a longer one can never be held
-                self._frame_bytes, self._frame_view = fillable(length)
+            if fin and opcode != OP_CONTINUATION and fillable is not None and length < _HEAP:
+                self._frame_bytes, self._frame_view = fillable(length)  # (a longer one never fits)
         self._fin = fin
         self._opcode = opcode
         self._mask_key = mask_key
@@ -439,13 +441,9 @@ class Connection:
             self._control = None
             self._control_frame(opcode, payload)
             return
-        if self._frame_view is not None:
-            data = filled(self._frame_bytes)
+        if self._frame_view is not None:  # a whole message, filled in place
+            self._parts = [filled(self._frame_bytes)]
             self._frame_bytes = self._frame_view = None
-            if self._parts:
-                self._parts.append(data)
-            else:
-                self._parts = [data]
         if self._fin:
             self._message_end()
 
