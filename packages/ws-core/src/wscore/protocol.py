@@ -371,8 +371,9 @@ class Connection:
         if opcode < OP_CLOSE and length >= _FILL_FROM:
             if _COLLECT_FROM is not None and length >= _COLLECT_FROM:
                 gc.collect()
-            if fin and opcode != OP_CONTINUATION and fillable is not None and length < _HEAP:
-                self._frame_bytes, self._frame_view = fillable(length)  # (a longer one never fits)
+            if fillable is not None and fin and opcode != OP_CONTINUATION and length < _HEAP:
+                # A message in one frame, of a size the heap could hold: filled in place.
+                self._frame_bytes, self._frame_view = fillable(length)
         self._fin = fin
         self._opcode = opcode
         self._mask_key = mask_key
