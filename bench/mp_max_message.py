@@ -4,7 +4,8 @@
 
 For each heap, a fresh `micropython -X heapsize=H examples/echo.py --max-size 16M` per try; one
 client sends one binary (or text) message of S bytes and checks the echo (``--repeat N``: N
-messages back to back, each echoed before the next); S is bisected to 1 KiB. Prints a table. The library is run from packages/*/src (.py files, compiled at import).
+messages back to back, each echoed before the next); S is bisected to 1 KiB. Prints a table.
+The library is run from packages/*/src (.py files, compiled at import).
 """
 
 import asyncio
