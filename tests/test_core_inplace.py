@@ -1,7 +1,7 @@
 """Large frames filled in place (wscore._inplace) and the messages the protocol makes of them.
 
-On MicroPython a data frame of 512 bytes or more is unmasked straight into the ``bytes`` that
-its message becomes. CPython (no ``uctypes``) joins pieces instead: the protocol tests here hold
+On MicroPython a message in one frame of 512 bytes or more is unmasked straight into the
+``bytes`` it becomes (a fragmented one is joined from pieces, as on CPython). CPython (no ``uctypes``) joins pieces instead: the protocol tests here hold
 on both interpreters, the ones of the module itself only where it imports.
 """
 
