@@ -1,8 +1,9 @@
 """Large frames filled in place (wscore._inplace) and the messages the protocol makes of them.
 
 On MicroPython a message in one frame of 512 bytes or more is unmasked straight into the
-``bytes`` it becomes (a fragmented one is joined from pieces, as on CPython). CPython (no ``uctypes``) joins pieces instead: the protocol tests here hold
-on both interpreters, the ones of the module itself only where it imports.
+``bytes`` it becomes; a fragmented one is joined from pieces, as every message is on CPython
+(no ``uctypes``). The protocol tests here hold on both interpreters, the ones of the module
+itself only where it imports.
 """
 
 import support
