@@ -17,7 +17,7 @@ try:
 except ImportError:
     _inplace = None
 
-NO_UCTYPES = "uctypes is MicroPython's: CPython's bytes cannot be written after they are made"
+NO_UCTYPES = "no uctypes on this interpreter (CPython's bytes cannot be written after they are made)"
 KEY = b"\x37\xfa\x21\x3d"
 READ = 16384  # the MicroPython layer's read buffer on a 2 MiB heap
 
