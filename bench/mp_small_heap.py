@@ -1,7 +1,7 @@
 """Does examples/echo.py, precompiled with mpy-cross, serve in a given MicroPython heap?
 
     .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py \\
-        [--micropython PATH --mpy-cross PATH --march x86 | --frozen] [--heap 176K] [--runs 5]
+        [--micropython PATH --mpy-cross PATH --march x86 | --frozen | --source] [--heap 176K] [--runs 5]
 
 The library (ws-core and ws-micropython) is compiled to .mpy files in a temporary directory,
 as a board gets it, and examples/echo.py runs from its source with ``-X heapsize=HEAP`` and
@@ -32,7 +32,13 @@ from cpython_support import compile_library, small_heap_exchanges  # noqa: E402 
 async def one_run(args, library):
     """None if the run passed, else what failed."""
     port = run.free_port()
-    env = dict(os.environ, MICROPYPATH=".frozen" if args.frozen else library + ":.frozen")
+    if args.frozen:
+        path = ".frozen"
+    elif args.source:
+        path = ":".join([str(ROOT / "packages/ws-core/src"), str(ROOT / "packages/ws-micropython/src"), ".frozen"])
+    else:
+        path = library + ":.frozen"
+    env = dict(os.environ, MICROPYPATH=path)
     argv = [args.micropython, "-X", "heapsize=" + args.heap, str(ROOT / "examples/echo.py"), "--host", "127.0.0.1", "--port", str(port), "--max-size", str(args.size)]
     server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -68,9 +74,10 @@ async def main():
     parser.add_argument("--size", type=int, default=2048, help="--max-size, and the largest message sent")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--frozen", action="store_true", help="the library is frozen into --micropython: compile nothing")
+    parser.add_argument("--source", action="store_true", help="the library's .py files, compiled at import (what mip installs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as library:
-        if not args.frozen:
+        if not (args.frozen or args.source):
             compile_library(library, args.mpy_cross, args.march)
         failures = [failure for failure in [await one_run(args, library) for _ in range(args.runs)] if failure]
     print("heap %s, %d clients echoing up to %d bytes: %d of %d runs passed%s" % (args.heap, args.clients, args.size, args.runs - len(failures), args.runs, (" (" + failures[0] + ")") if failures else ""))
