@@ -31,6 +31,7 @@ def _read_size():
     return size
 
 
+gc.collect()  # the garbage of compiling this module first: the buffer is then placed low
 _READ_SIZE = _read_size()
 _read_buffer = bytearray(_READ_SIZE)
 _read_view = memoryview(_read_buffer)

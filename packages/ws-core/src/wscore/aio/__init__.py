@@ -5,15 +5,29 @@ the small interface in ``runtime``. Everything here runs unchanged on both inter
 platform packages re-export this module's names as ``wsio``.
 """
 
-# The modules below, bottom-up, before the names: MicroPython runs an import inside the one
-# that asked for it, on the C stack, so the chain client -> websocket -> protocol -> frames ->
-# mask -> _viper took a level of stack each (~5 KB on the unix port, most of it the path buffer
-# of PATH_MAX that its import keeps per level; boards keep 128 bytes). Loaded here in order, no
-# module is imported more than two levels below this package (tests/test_mp_stack_cpython.py).
 import asyncio  # noqa: F401
+import gc
+import sys
 
-from .. import constants, errors, utf8, mask, frames, protocol, http, handshake  # noqa: F401
-from . import runtime, options, watchdog, websocket  # noqa: F401
+# The modules, bottom-up, before the names. MicroPython runs an import inside the one that
+# asked for it, on the C stack, so the chain client -> websocket -> protocol -> frames -> mask
+# -> _viper took a level of stack each (~5 KB on the unix port, most of it the path buffer of
+# PATH_MAX that its import keeps per level; boards keep 128 bytes). Loaded here in order, no
+# module is imported more than two levels below this package (tests/test_mp_stack_cpython.py).
+#
+# MicroPython also compiles a .py file as it imports it, and collects only when an allocation
+# fails: each module's code and state would land among the garbage of compiling the ones
+# before, and the heap ends up in small pieces. A collection after each import packs them:
+# from .py files examples/echo.py now serves in every heap from 176 KiB on the unix port,
+# where 224 to 288 KiB failed to start (tests/test_mp_heap_cpython.py).
+_collect = gc.collect if sys.implementation.name == "micropython" else None
+for _module in (
+    "constants", "errors", "utf8", "mask", "frames", "protocol", "http", "handshake",
+    "aio.runtime", "aio.options", "aio.watchdog", "aio.websocket", "aio.broadcast", "aio.client", "aio.server",
+):
+    __import__("wscore." + _module)
+    if _collect is not None:
+        _collect()
 from ..errors import (
     ConnectionClosed,
     ConnectionClosedError,
