@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from ..errors import HandshakeError
 from ..handshake import ClientHandshake, parse_uri
-from ..http import HeadReader, is_decimal, parse_response
+from ..http import is_decimal, parse_response
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -101,7 +101,7 @@ class connect:
         follows them (RFC 9110 section 15.2)."""
         rest = b""
         while True:
-            head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
+            head_reader = self.options.head_reader()
             done = bool(rest) and head_reader.feed(rest)  # the final head may have come along
             if not done and not await runtime.read_head(reader, head_reader):
                 raise HandshakeError("connection closed during the opening handshake", 0)

@@ -1,5 +1,7 @@
 """The options every connection understands, with their defaults (the same on both platforms)."""
 
+from ..http import HeadReader
+
 
 class Options:
     """Limits and timeouts of a server or a client connection; unknown names raise TypeError.
@@ -62,6 +64,10 @@ class Options:
                 if not isinstance(value, int) or value < _COUNTS[name]:
                     raise ValueError("%s must be an integer of at least %d%s" % (name, _COUNTS[name], " or None" if name in _COUNTS_OR_NONE else ""))
             setattr(self, name, value)
+
+    def head_reader(self):
+        """A reader for one HTTP head within ``max_head_size`` (one line may take all of it)."""
+        return HeadReader(self.max_head_size, self.max_head_size)
 
     def timer_tick(self):
         """How often the timers of connections with these options need checking (seconds).

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 from ..constants import OPEN
 from ..errors import ConnectionClosed, HandshakeError
 from ..handshake import accept_response, check_request, origin_allowed, reject_response
-from ..http import HeadReader, Headers, is_decimal, parse_query, parse_request, response_head, unquote
+from ..http import Headers, is_decimal, parse_query, parse_request, response_head, unquote
 from . import runtime
 from .options import Options
 from .watchdog import Watchdog
@@ -402,14 +402,14 @@ class App:
 
     async def _skip_head(self, reader):
         """Read a request head away; True if it was a HEAD request."""
-        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
+        head_reader = self.options.head_reader()
         await runtime.read_head(reader, head_reader)
         return head_reader.is_head_request()
 
     async def _read_request(self, reader, writer):
         # The head reader is made here, not in the connection's task, which outlives the
         # handshake: made there, a flood of upgrades ran a 2 MiB heap out of memory.
-        head_reader = HeadReader(self.options.max_head_size, self.options.max_head_size)
+        head_reader = self.options.head_reader()
         try:
             return await self._read_request_with(reader, writer, head_reader)
         except HandshakeError as exc:
