@@ -16,10 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-cpython", "src")]
 
 import support  # noqa: E402
-from cpython_support import MicroPythonProcess, find_micropython, micropython_env  # noqa: E402
+from cpython_support import MICROPYTHON_SOURCES, MicroPythonProcess, find_micropython, micropython_env  # noqa: E402
 from wsio import connect  # noqa: E402
-
-SOURCES = [os.path.join(ROOT, "packages", "ws-core", "src"), os.path.join(ROOT, "packages", "ws-micropython", "src")]
 
 
 def parse_size(text):
@@ -30,7 +28,7 @@ def parse_size(text):
 async def echoes(micropython, heap, size, text, repeat=1):
     port = support.free_port()
     cmd = [micropython, "-X", "heapsize=" + heap, os.path.join(ROOT, "examples", "echo.py"), "--port", str(port), "--max-size", str(16 << 20)]
-    with MicroPythonProcess(cmd, cwd=ROOT, env=micropython_env(*SOURCES)) as mp:
+    with MicroPythonProcess(cmd, cwd=ROOT, env=micropython_env(*MICROPYTHON_SOURCES)) as mp:
         try:
             mp.wait_for_port(port, 10)
         except AssertionError:

@@ -16,7 +16,6 @@ with the library frozen in, as a board's firmware can have it).
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -27,19 +26,18 @@ import run  # bench/run.py: the MicroPython binary of the benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from cpython_support import compile_library, small_heap_exchanges  # noqa: E402  # the same as the tests'
+from cpython_support import MICROPYTHON_SOURCES, compile_library, micropython_env, small_heap_exchanges  # noqa: E402  # the same as the tests'
 
 
 async def one_run(args, library):
     """None if the run passed, else what failed."""
     port = run.free_port()
     if args.frozen:
-        path = ".frozen"
+        env = micropython_env()
     elif args.source:
-        path = ":".join([str(ROOT / "packages/ws-core/src"), str(ROOT / "packages/ws-micropython/src"), ".frozen"])
+        env = micropython_env(*MICROPYTHON_SOURCES)
     else:
-        path = library + ":.frozen"
-    env = dict(os.environ, MICROPYPATH=path)
+        env = micropython_env(library)
     argv = [args.micropython, "-X", "heapsize=" + args.heap, str(ROOT / "examples/echo.py"), "--host", "127.0.0.1", "--port", str(port), "--max-size", str(args.size)]
     server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
