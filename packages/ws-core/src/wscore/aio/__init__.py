@@ -7,7 +7,6 @@ platform packages re-export this module's names as ``wsio``.
 
 import asyncio  # noqa: F401
 import gc
-import sys
 
 # The modules, bottom-up, before the names. MicroPython runs an import inside the one that
 # asked for it, on the C stack, so the chain client -> websocket -> protocol -> frames -> mask
@@ -19,8 +18,9 @@ import sys
 # fails: each module's code and state would land among the garbage of compiling the ones
 # before, and the heap ends up in small pieces. A collection after each import packs them:
 # from .py files examples/echo.py now serves in every heap from 176 KiB on the unix port,
-# where 224 to 288 KiB failed to start (tests/test_mp_heap_cpython.py).
-_collect = gc.collect if sys.implementation.name == "micropython" else None
+# where 224 to 288 KiB failed to start (tests/test_mp_heap_cpython.py). The heap is told by
+# gc.mem_free, as in wscore.protocol: CPython has none, and no need of this.
+_collect = gc.collect if hasattr(gc, "mem_free") else None
 for _module in (
     "constants", "errors", "utf8", "mask", "frames", "protocol", "http", "handshake",
     "aio.runtime", "aio.options", "aio.watchdog", "aio.websocket", "aio.broadcast", "aio.client", "aio.server",
