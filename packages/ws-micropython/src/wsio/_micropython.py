@@ -167,9 +167,14 @@ def _wrap_tls(stream, context, **options):
 
 
 def peer_address(stream):
-    """``(host, port)`` of the peer, decoded from the raw sockaddr (host as text, like CPython)."""
+    """``(host, port)`` of the peer of a stream the server accepted (None for others)."""
+    return getattr(stream, "_peer", None)
+
+
+def _decode_address(sockaddr):
+    """``(host, port)`` from a raw sockaddr as ``accept()`` gives it (host as text, like CPython)."""
     try:
-        addr = socket.sockaddr(stream.get_extra_info("peername"))
+        addr = socket.sockaddr(sockaddr)
         host = addr[1]
         if not isinstance(host, str):  # the unix port gives the packed address: b'\x7f\x00\x00\x01'
             host = socket.inet_ntop(addr[0], host)
@@ -323,7 +328,10 @@ class _Listener:
                     continue
                 try:
                     conn.setblocking(False)
-                    stream = asyncio.StreamWriter(conn, {"peername": address})
+                    stream = asyncio.StreamWriter(conn)
+                    # Decoded once and kept by itself: asyncio's extra-info dict and the raw
+                    # address would be two objects more under every open connection.
+                    stream._peer = _decode_address(address)
                     asyncio.create_task(serve(stream, stream))
                 except MemoryError:
                     conn.close()  # the peer sees the connection end at once and may try again
