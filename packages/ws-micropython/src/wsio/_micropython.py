@@ -524,6 +524,12 @@ class _Feed:
         if task is None or entry is None or entry[0] is not task:
             yield from ws._next_wakeup()  # the feed is busy (a helper task) or done: it wakes us
             return
+        wakeup = ws._wakeup
+        if wakeup is not None and not wakeup.waiting.peek():
+            # Made for a wait before the feed read (the first receive() comes before it runs),
+            # and awaited by no task now: not kept, nor set at every message, for the
+            # connection's life. A later wait makes another.
+            ws._wakeup = None
         me = core.cur_task
         entry[0] = me
         me.data = io

@@ -26,7 +26,7 @@ object that provides what differs between CPython's and MicroPython's asyncio:
   replies the core queues, pause while ``ws._reading_waits_for()`` gives something to wait for,
   and call ``on_closed()`` once the core is CLOSED. Returns an object with ``stop()`` (stop
   reading and report CLOSED, once), ``async until_eof()`` (the peer's TCP stream ended) and
-  ``wait_message()``, what ``receive()`` awaits with nothing queued: ``ws._wakeup.wait()``, or
+  ``wait_message()``, what ``receive()`` awaits with nothing queued: ``ws._next_wakeup()``, or
   on MicroPython reading the socket in the receiving task itself (one task switch per message).
 """
 

@@ -64,6 +64,9 @@ class WebSocket:
     _ping_sent_at = None
     _heard = False  # bytes came since the timers last looked (they note the time, not each read)
     _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
+    # Set when a message arrived or the connection closed; made by the first wait for it. On
+    # MicroPython the task in receive() mostly reads the socket itself and never waits for it.
+    _wakeup: "asyncio.Event | None" = None
     _unparsed: "bytes | memoryview | None" = None  # received while the queue was full: parsed once it has room
     _finished = False  # the connection is closed and every waiter was woken
     _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
@@ -78,7 +81,6 @@ class WebSocket:
         self._writer = writer
         self._conn = Connection(client, options.max_size, True, options.max_queue)
         self._messages: "list[str | bytes]" = []
-        self._wakeup = asyncio.Event()  # a message arrived, or the connection closed
         self._last_received = runtime.impl.monotonic()
 
     # ---- state ----------------------------------------------------------------------
@@ -143,8 +145,16 @@ class WebSocket:
 
     def _next_wakeup(self):
         """Wait for the next message or the end of the connection (wakeup cleared first)."""
-        self._wakeup.clear()
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        else:
+            self._wakeup.clear()
         return self._wakeup.wait()
+
+    def _wake(self):
+        """Wake the task waiting in ``_next_wakeup()``, if any ever did."""
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def __aiter__(self) -> "WebSocket":
         return self
@@ -458,14 +468,15 @@ class WebSocket:
         for event in self._conn.events():
             if isinstance(event, (str, bytes)):
                 self._messages.append(event)
-                self._wakeup.set()
+                if self._wakeup is not None:  # (_wake() written out: a call less per message)
+                    self._wakeup.set()
             elif isinstance(event, Pong):
                 self._ponged(bytes(event.data))
             elif isinstance(event, Close):
                 # On the server the peer leaving cancels the handler; cancel before waking it,
                 # so that a handler blocked in receive() sees CancelledError, as documented.
                 self._cancel_handler()
-                self._wakeup.set()
+                self._wake()
 
     def _ping_index(self, data):
         """Where the ping in flight with payload ``data`` is in ``_pings``; -1 if none is."""
@@ -532,7 +543,7 @@ class WebSocket:
         self._finished = True
         if self._closed is not None:
             self._closed.set()
-        self._wakeup.set()
+        self._wake()
         if self._space is not None:
             self._space.set()
         for _, waiter in self._pings or ():
