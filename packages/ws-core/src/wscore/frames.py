@@ -40,10 +40,6 @@ def encode_frame(opcode, payload, fin=True, mask_key=None):
     buffer, as a client must (RFC 6455 section 5.3); without, it is used as it is.
     """
     length = len(payload)
-    if length < 126 and not mask_key:
-        # The most common frame, a small one from the server: encode_header's first branch,
-        # written here because the call cost 1.5% of an echoed message on MicroPython.
-        return [bytes((0x80 | opcode if fin else opcode, length)) + payload]
     header = encode_header(opcode, length, fin, mask_key)
     if mask_key and length:
         payload = masked(payload, mask_key, 0)
@@ -59,6 +55,11 @@ def encode_message(opcode, payload, mask_key_source=None, fragment_size=None):
     """
     length = len(payload)
     if not fragment_size or length <= fragment_size:
+        if length < 126 and not mask_key_source:
+            # The most common message, a small one from the server: encode_header's first
+            # branch, written here because the calls to encode_frame and encode_header cost
+            # MicroPython 2.5% of the instructions of an echoed message.
+            return [bytes((0x80 | opcode, length)) + payload]
         key = mask_key_source() if mask_key_source else None
         return encode_frame(opcode, payload, True, key)
     view = memoryview(payload)
