@@ -175,6 +175,23 @@ async def test_request_object():
     assert isinstance(client_port, int) and 0 < client_port < 65536 and client_port != port
 
 
+async def test_request_version_and_query_string_as_sent():
+    # (The request keeps these only when they differ from the usual: check both cases.)
+    seen = []
+    app = App()
+
+    @app.route("/")
+    async def index(request):
+        seen.append((request.version, request.query_string, request.args))
+        return "ok"
+
+    async with serving(app) as port:
+        for head in (b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", b"GET /?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+            status, _, body = await http_exchange(port, head)
+            assert (status, body) == (200, b"ok")
+    assert seen == [("HTTP/1.0", "", {}), ("HTTP/1.1", "a=1", {"a": "1"}), ("HTTP/1.1", "", {})]
+
+
 async def test_websocket_request_attributes():
     seen = {}
     app = App()

@@ -48,10 +48,14 @@ _NO_MEMORY = [reject_response(503, "the server has no memory left for this reque
 
 class Request:
     """An HTTP request: ``method``, ``path``, ``query_string``, ``args`` (dict), ``headers``
-    (case-insensitive ``Headers``), ``client_addr`` (host, port), ``body`` (bytes), ``app``,
-    and ``url_args`` (the path parameters)."""
+    (case-insensitive ``Headers``), ``version`` (``'HTTP/1.1'``), ``client_addr`` (host, port),
+    ``body`` (bytes), ``app``, and ``url_args`` (the path parameters)."""
 
     # Defaults on the class: heap on a board, where a WebSocket keeps its request for its life.
+    # MicroPython gives an instance 12 attribute slots, and 17 from the 13th attribute on: an
+    # upgrade's request, HTTP/1.1 with no query string, stays within 12.
+    query_string = ""
+    version = "HTTP/1.1"
     body = b""
     websocket: "WebSocket | None" = None
     _handler_task = None
@@ -64,10 +68,12 @@ class Request:
         self.app = app
         self.method: str = head.method
         self.path: str = unquote(head.path)  # percent-decoded, as routes see it (RFC 3986 6.2.2)
-        self.query_string: str = head.query_string
+        if head.query_string:
+            self.query_string = head.query_string
         self.args: "dict[str, str]" = parse_query(head.query_string)
         self.headers: Headers = head.headers
-        self.version: str = head.version
+        if head.version != Request.version:
+            self.version = head.version
         self.client_addr = client_addr
         self.url_args: "dict[str, Any]" = {}
         self._reader = reader
