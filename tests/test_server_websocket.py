@@ -310,6 +310,28 @@ async def test_a_receive_cancelled_while_waiting_leaves_the_connection_readable(
             await ws.close()
 
 
+async def test_a_receiver_waiting_behind_another_is_still_woken_once_a_third_reads():
+    # On MicroPython the first waiting task reads the socket and a second waits for the
+    # WebSocket's wakeup event. The first cancelled, a third takes the socket: the event the
+    # second waits on must stay in use, or the second would never see its message.
+    async with serving(app_with(echo)) as port:
+        ws = await connect("ws://127.0.0.1:%d/ws" % port).open()
+        try:
+            reading = asyncio.create_task(ws.receive())
+            waiting = asyncio.create_task(ws.receive())
+            await asyncio.sleep(0)  # one scheduler round: both run to their wait
+            reading.cancel()
+            with support.raises(asyncio.CancelledError):
+                await reading
+            third = asyncio.create_task(ws.receive())
+            await asyncio.sleep(0)
+            await ws.send("one")
+            await ws.send("two")
+            assert sorted([await asyncio.wait_for(waiting, 5), await asyncio.wait_for(third, 5)]) == ["one", "two"]
+        finally:
+            await ws.close()
+
+
 @support.skip_if(support.ON_MICROPYTHON, "both ends are MicroPython here, whose socket has no shutdown(): the server closes with the rest of the refused message unread, the RST that sends destroys the 1009 before the client (which reads only when its task runs) reads it")
 async def test_the_sender_of_a_message_over_max_size_gets_1009():
     # The server refuses from the frame header, closes with 1009 and drops TCP while the client
