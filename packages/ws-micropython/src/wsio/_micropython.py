@@ -526,9 +526,9 @@ class _Feed:
             return
         wakeup = ws._wakeup
         if wakeup is not None and not wakeup.waiting.peek():
-            # Made for a wait before the feed read (the first receive() comes before it runs),
-            # and awaited by no task now: not kept, nor set at every message, for the
-            # connection's life. A later wait makes another.
+            # Made for a wait before the feed first ran (the handler's first receive() comes
+            # before that) and awaited by no task now: let go, so that the connection neither
+            # keeps it for its life nor sets it at every message. A later wait makes another.
             ws._wakeup = None
         me = core.cur_task
         entry[0] = me
