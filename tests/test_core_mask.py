@@ -49,6 +49,22 @@ def test_masked_accepts_any_bytes_like_input():
     assert data == pattern(1000)
 
 
+def test_the_key_may_be_a_view_of_the_frame_header():
+    # The parser unmasks a small frame with a view of its header's key, in place.
+    for n in (5, 63, 1000, 70000):
+        data = pattern(n)
+        for phase in range(4):
+            expected = xor(data, KEYS[3], phase)
+            for name, masked, mask_into in implementations():
+                frame = bytearray(b"\x81\xfe" + KEYS[3] + data)
+                view = memoryview(frame)
+                key = view[2:6]
+                assert bytes(masked(data, key, phase)) == expected, (name, n, phase)
+                mask_into(view[6:], view[6:], key, phase)
+                assert bytes(frame[6:]) == expected, (name, n, phase)
+                assert bytes(frame[2:6]) == KEYS[3], (name, n, phase)
+
+
 def test_phase_default_is_zero_and_phases_repeat():
     data = pattern(37)
     key = KEYS[3]

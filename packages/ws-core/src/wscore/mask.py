@@ -3,7 +3,8 @@
 ``masked(src, key, phase)`` returns a new buffer holding ``src`` XOR the 4-byte ``key``;
 ``mask_into(dst, src, key, phase)`` writes ``src`` XOR the 4-byte ``key`` into ``dst`` (which
 may be ``src`` itself, to unmask in place). ``phase`` is how many payload bytes precede ``src``
-in the frame, so a payload that arrives in pieces is unmasked piece by piece.
+in the frame, so a payload that arrives in pieces is unmasked piece by piece. ``key`` is any
+bytes-like object (the parser passes a view of the frame's header).
 
 The portable method turns the whole block into one big integer and XORs it with the repeated
 key: CPython does that in C at several hundred MB/s (and larger buffers faster still with
@@ -36,9 +37,11 @@ def _masked_translate(src, key, phase):
 
 
 def _key_int(key, phase, n):
-    """The key rotated by ``phase`` and repeated to ``n`` bytes, as a little-endian integer."""
+    """The key (any 4-byte bytes-like) rotated by ``phase`` and repeated to ``n`` bytes, as a
+    little-endian integer."""
+    key = bytes(key)
     if phase & 3:
-        key = bytes(key[phase & 3 :]) + bytes(key[: phase & 3])
+        key = key[phase & 3 :] + key[: phase & 3]
     repeated = key * ((n >> 2) + 1)
     return int.from_bytes(repeated[:n], "little")
 

@@ -215,7 +215,7 @@ class Connection:
         end = len(data)
         if self.state == CLOSED or self.pending_error is not None:
             return end  # nothing after the close handshake or a protocol error means anything
-        view = memoryview(data)
+        view = data if type(data) is memoryview else memoryview(data)  # (one object less)
         pos = 0
         try:
             while pos < end and self.state != CLOSED:
@@ -304,7 +304,7 @@ class Connection:
         elif self.client:
             return 0
         else:
-            key = bytes(view[start : start + 4])
+            key = view[start : start + 4]  # used at once: a view of the header will do
             start += 4
         stop = start + length
         if stop > end or (self.max_size is not None and length > self.max_size):

@@ -33,6 +33,10 @@ from . import runtime
 # Seconds between tries of a step the heap had no room for (a board under a flood).
 _MEMORY_RETRY = 0.1
 
+# What a message event is. Named once: MicroPython builds a tuple written in the call anew at
+# every call, an object per message.
+_MESSAGE_TYPES = (str, bytes)
+
 
 class WebSocket:
     """An open WebSocket connection.
@@ -466,7 +470,7 @@ class WebSocket:
     def _handle_events(self):
         """Act on what the core produced: queue messages, settle pings, see the peer leave."""
         for event in self._conn.events():
-            if isinstance(event, (str, bytes)):
+            if isinstance(event, _MESSAGE_TYPES):
                 self._messages.append(event)
                 if self._wakeup is not None:  # (_wake() written out: a call less per message)
                     self._wakeup.set()
