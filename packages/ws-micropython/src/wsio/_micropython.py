@@ -441,6 +441,9 @@ class _Feed:
     def __init__(self, ws, initial, on_closed):
         self.ws = ws
         self.sock = ws._reader.s
+        # The feed's entry in the scheduler's I/O map, [reader, writer, socket] as asyncio's
+        # own: made once and put back at every wait, not a list per message.
+        self.entry = [None, None, self.sock]
         self.pending = initial  # bytes that came with the handshake
         self.on_closed = on_closed  # called once, when the core is CLOSED or stop() was called
         self.task = None
@@ -504,7 +507,10 @@ class _Feed:
         io = core._io_queue
         entry = io.map.get(id(self.sock))
         if entry is None:
-            io.map[id(self.sock)] = [self.task, None, self.sock]
+            entry = self.entry  # out of the map, so no task waits in it (remove() leaves names)
+            entry[0] = self.task
+            entry[1] = None
+            io.map[id(self.sock)] = entry
             io.poller.register(self.sock, select.POLLIN)
         else:  # a task waits to write: wait for both
             entry[0] = self.task
