@@ -25,6 +25,46 @@ else:
     wait_for = asyncio.wait_for
 
 
+class Event:
+    """``asyncio.Event`` with its waiters in a list: asyncio's own keeps them in a deque, which
+    takes 624-760 bytes at once, and the handler of every idle connection waits on one of these
+    in ``receive()`` (7.3 -> 6.5 KiB per idle connection in the benchmark)."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self):
+        self._value = False
+        self._waiters = []
+
+    def is_set(self):
+        """True once ``set()`` was called, until ``clear()``."""
+        return self._value
+
+    def set(self):
+        """Wake every task waiting, and every later ``wait()`` until ``clear()``."""
+        if not self._value:
+            self._value = True
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(True)
+
+    def clear(self):
+        """Make ``wait()`` wait again."""
+        self._value = False
+
+    async def wait(self):
+        """Return True once the event is set (at once if it is)."""
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            self._waiters.remove(waiter)
+
+
 async def read(reader):
     """The next chunk from the stream; ``b''`` at end of stream or after a reset."""
     try:

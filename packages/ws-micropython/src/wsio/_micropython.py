@@ -53,6 +53,9 @@ _elapsed_ms = 0
 
 
 wait_for = asyncio.wait_for
+# What receive() waits on: MicroPython's own is small (its waiters are a queue of tasks), and
+# the feed reads its ``waiting`` queue (wait_message).
+Event = asyncio.Event
 
 
 def monotonic():

@@ -4,6 +4,8 @@ A platform package (ws-cpython or ws-micropython) calls ``use(impl)`` once at im
 object that provides what differs between CPython's and MicroPython's asyncio:
 
 - ``monotonic()``: seconds as a float;
+- ``Event``: the class of the event ``receive()`` waits on, with ``asyncio.Event``'s methods
+  (CPython's keeps its waiters in a list: every idle connection has one);
 - ``async wait_for(awaitable, timeout)``: ``asyncio.wait_for``, or something cheaper with the
   same meaning (CPython 3.11+ runs it in the caller's task, with no task of its own);
 - ``async read(reader)``: the next bytes-like chunk, empty at end of stream; the chunk is only

@@ -70,7 +70,7 @@ class WebSocket:
     _space: "asyncio.Event | None" = None  # set when the reader of messages took one, or waits
     # Set when a message arrived or the connection closed; made by the first wait for it. On
     # MicroPython the task in receive() mostly reads the socket itself and never waits for it.
-    _wakeup: "asyncio.Event | None" = None
+    _wakeup: "Any" = None  # a runtime.impl.Event
     _unparsed: "bytes | memoryview | None" = None  # received while the queue was full: parsed once it has room
     _finished = False  # the connection is closed and every waiter was woken
     _closed: "asyncio.Event | None" = None  # set with _finished, for the tasks waiting for it
@@ -150,7 +150,7 @@ class WebSocket:
     def _next_wakeup(self):
         """Wait for the next message or the end of the connection (wakeup cleared first)."""
         if self._wakeup is None:
-            self._wakeup = asyncio.Event()
+            self._wakeup = runtime.impl.Event()
         else:
             self._wakeup.clear()
         return self._wakeup.wait()
