@@ -182,27 +182,31 @@ async def echo_once(stream, chunks, reply, size):
     await recv_exactly(stream, reply, head + size)
 
 
-async def allocated_per_message(app, addr, port, size):
+async def allocated_by(step):
+    """Bytes allocated while ``await step()`` runs with the collector off (garbage included)."""
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        await step()
+        return gc.mem_alloc() - before
+    finally:
+        gc.enable()
+
+
+async def allocated_per_message(addr, port, size):
     frame = client_frame(bytes(i & 255 for i in range(size)))
     chunks = slices(frame)
     reply = memoryview(bytearray(size + 10))
     s, stream = await open_client(addr, port)
     try:
         await echo_once(stream, chunks, reply, size)  # warm up (first send, lazily built state)
-        gc.collect()
-        gc.disable()
-        try:
-            before = gc.mem_alloc()
-            await echo_once(stream, chunks, reply, size)
-            after = gc.mem_alloc()
-        finally:
-            gc.enable()
-        return after - before
+        return await allocated_by(lambda: echo_once(stream, chunks, reply, size))
     finally:
         s.close()
 
 
-async def garbage_per_small_message(app, addr, port):
+async def garbage_per_small_message(addr, port):
     """Bytes allocated per echo of a 64-byte text message, the mean of up to 500 echoes with the
     collector off (as many as a quarter of the free heap holds at 2 KB each): the garbage that
     decides how often a busy board collects. The client writes a prepared frame to its socket
@@ -211,26 +215,22 @@ async def garbage_per_small_message(app, addr, port):
     frame = client_frame(b"0123456789abcdef" * 4, opcode=1)
     reply = bytearray(66)
     s, _ = await open_client(addr, port)
-    gc.collect()
-    count = max(20, min(500, gc.mem_free() // 4 // 2048))
+
+    async def echoes(rounds):
+        for _ in range(rounds):
+            s.write(frame)
+            got = None
+            while got is None:
+                await asyncio.sleep_ms(0)
+                got = s.readinto(reply)
+            if got != 66:
+                raise OSError("reply cut short (%r bytes)" % got)
+
     try:
-        for rounds in (20, count):  # a warm-up first (first send, lazily built state)
-            gc.collect()
-            gc.disable()
-            try:
-                before = gc.mem_alloc()
-                for _ in range(rounds):
-                    s.write(frame)
-                    got = None
-                    while got is None:
-                        await asyncio.sleep_ms(0)
-                        got = s.readinto(reply)
-                    if got != 66:
-                        raise OSError("reply cut short (%r bytes)" % got)
-                after = gc.mem_alloc()
-            finally:
-                gc.enable()
-        return (after - before) / count
+        await echoes(20)  # warm up (first send, lazily built state)
+        gc.collect()
+        count = max(20, min(500, gc.mem_free() // 4 // 2048))
+        return await allocated_by(lambda: echoes(count)) / count
     finally:
         s.close()
 
@@ -274,13 +274,13 @@ async def main(argv):
     await until(lambda: not app._websockets, 30)
     clients = None
     try:
-        report("allocated per echo of 64 bytes of text (mean)", await garbage_per_small_message(app, addr, port))
+        report("allocated per echo of 64 bytes of text (mean)", await garbage_per_small_message(addr, port))
     except OSError:
         print("allocated per echo of 64 bytes of text: closed by the server (heap full, collector off)")
     await until(lambda: not app._websockets, 10)
     for size in sizes:
         try:
-            report("allocated per echo of %d bytes" % size, await allocated_per_message(app, addr, port, size))
+            report("allocated per echo of %d bytes" % size, await allocated_per_message(addr, port, size))
         except OSError:
             # With the collector off, the garbage stays too: a size that fits the heap in
             # service (bench/mp_max_message.py) can close with 1009 here.
