@@ -89,6 +89,32 @@ async def test_reading_again_resumes_the_sender():
         await support.wait_until(lambda: events, timeout=10)
 
 
+async def test_small_messages_to_a_peer_that_stopped_reading_arrive_whole_and_in_order():
+    # Small frames until the socket is full: the write that meets the full buffer takes a part
+    # of a frame, and the rest of it must go out before the next one.
+    sent = [0]
+    app = echo_app(ping_interval=None)
+
+    def message(number):
+        return "%06d" % number + "x" * 995  # 1,001 bytes: frames do not divide the buffer
+
+    @app.route("/count")
+    @with_websocket
+    async def count(request, ws):
+        while True:
+            await ws.send(message(sent[0]))
+            sent[0] += 1
+
+    async with serving(app) as port:
+        reader, writer = await upgrade(port, "/count")
+        try:
+            stalled_at = await wait_stalled(lambda: sent[0])
+            for number in range(stalled_at + 10):  # past the stall: the sender went on
+                assert await read_frame(reader) == (OP_TEXT, message(number).encode())
+        finally:
+            await close_writer(writer)
+
+
 def stuck_sender_app(events, **options):
     """``/stuck``: a helper task floods a peer that does not read; the handler waits for a word."""
     app = echo_app(ping_interval=None, **options)
