@@ -96,7 +96,15 @@ def write_now(stream, buffers):
         except MemoryError:
             pass  # a heap with no block that size (a board): two writes need none
     if len(buffers) == 1 and len(buffers[0]) <= _WRITE_SLICE:
-        stream.write(buffers[0])
+        buf = buffers[0]
+        if not stream.out_buf:
+            # What Stream.write() tries first, without its Python call (one per message).
+            written = stream.s.write(buf)
+            if written == len(buf):
+                return None
+            if written:
+                buf = buf[written:]
+        stream.write(buf)  # tries the socket again, and keeps in out_buf what it leaves
         # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll
         # of every socket) per message. Like CPython's drain(), wait only when something is.
         return stream.drain() if stream.out_buf else None
@@ -521,7 +529,8 @@ class _Feed:
     # The WebSocket's side.
 
     def _pump(self):
-        """Read once and hand the bytes to the WebSocket (in the feed's task or a receiver's)."""
+        """Read once, hand the bytes to the WebSocket and settle what follows (in the feed's
+        task or a receiver's)."""
         data = self.pending
         scratch = False
         try:
@@ -537,8 +546,19 @@ class _Feed:
                     self._watch()
                     return
                 data = _read_view[:n] if n else b""
-            self.ws._received(data, scratch)
-            self._settle()
+            ws = self.ws
+            ws._received(data, scratch)
+            # Write replies, then read on, or wait (in a helper task) for what reading needs.
+            # (Here rather than in a method of its own, and ``_outgoing`` read rather than
+            # has_data_to_send(): two Python calls less per message.)
+            replies = ws._write_replies() if ws._conn._outgoing else None
+            wait = ws._reading_waits_for()
+            if replies is not None or wait is not None:
+                asyncio.create_task(self._resume_after(replies, wait))
+            elif ws._conn.state == CLOSED:
+                self._report_closed()
+            else:
+                self._watch()
         except Exception as exc:
             self._failed(exc)
 
@@ -624,18 +644,6 @@ class _Feed:
                 core._io_queue.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
         elif writer is not None:
             core._task_queue.push(writer)  # stopped: the socket is closing, let it see that
-
-    def _settle(self):
-        """Write replies, then read on, or wait (in a helper task) for what reading needs."""
-        ws = self.ws
-        replies = ws._write_replies() if ws._conn.has_data_to_send() else None
-        wait = ws._reading_waits_for()
-        if replies is not None or wait is not None:
-            asyncio.create_task(self._resume_after(replies, wait))
-        elif ws._conn.state == CLOSED:
-            self._report_closed()
-        else:
-            self._watch()
 
     async def _resume_after(self, replies, wait):
         if replies is not None:
