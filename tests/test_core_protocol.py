@@ -787,6 +787,15 @@ def test_server_sends_unmasked_frames():
     )
 
 
+def test_send_text_takes_only_a_str_and_send_binary_never_one():
+    conn = server()
+    with support.raises(TypeError, contains="text message is a str"):
+        conn.send_text(b"bytes")
+    with support.raises(TypeError, contains="binary message is bytes-like"):
+        conn.send_binary("text")
+    assert sent(conn) == b""
+
+
 def test_a_payload_of_wide_items_is_sent_as_its_bytes():
     # An array('h') is bytes-like, but len() counts its items: the frame must announce and carry
     # all of its bytes, on both sides, whole or fragmented, also through a memoryview of it.

@@ -581,12 +581,13 @@ class _Feed:
         What ``core._io_queue.queue_read()`` does for the current task, done for the feed's,
         which is not always the one running (see wait_message)."""
         io = core._io_queue
-        entry = io.map.get(id(self.sock))
+        key = id(self.sock)
+        entry = io.map.get(key)
         if entry is None:
             entry = self.entry  # out of the map, so no task waits in it (remove() leaves names)
             entry[0] = self.task
             entry[1] = None
-            io.map[id(self.sock)] = entry
+            io.map[key] = entry
             io.poller.register(self.sock, select.POLLIN)
         else:  # a task waits to write: wait for both
             entry[0] = self.task
