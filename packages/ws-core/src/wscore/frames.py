@@ -68,6 +68,13 @@ def encode_message(opcode, payload, mask_key_source=None, fragment_size=None):
             return [frame]
         key = mask_key_source() if mask_key_source else None
         return encode_frame(opcode, payload, True, key)
+    return _encode_fragments(opcode, payload, mask_key_source, fragment_size)
+
+
+def _encode_fragments(opcode, payload, mask_key_source, fragment_size):
+    # Apart from encode_message, so that its frame stays small enough for MicroPython to keep
+    # it on the C stack (more than 11 words go to the heap, at every call).
+    length = len(payload)
     view = memoryview(payload)
     buffers = []
     start = 0

@@ -108,8 +108,15 @@ def write_now(stream, buffers):
         # Stream.drain() always yields, even with nothing buffered: a scheduler round (a poll
         # of every socket) per message. Like CPython's drain(), wait only when something is.
         return stream.drain() if stream.out_buf else None
-    # A large payload, or several frames (fragment_size): out_buf grows by copying, so they go
-    # out a slice at a time while the socket takes them; the rest waits for it, a slice at once.
+    return _write_in_slices(stream, buffers)
+
+
+def _write_in_slices(stream, buffers):
+    """A large payload, or several frames (fragment_size): out_buf grows by copying, so they go
+    out a slice at a time while the socket takes them; the rest waits for it, a slice at once.
+
+    (Apart from write_now, which then keeps its frame on the C stack: MicroPython puts a frame
+    of more than 11 words on the heap, at every call.)"""
     for index in range(len(buffers)):
         buf = buffers[index]
         view = memoryview(buf)
@@ -314,42 +321,47 @@ def _poll_once_per_round(io):
     """
     if getattr(io, "_wsio_rounds", False):
         return
-    poller = io.poller
-    io_map = io.map
-    tasks = core._task_queue
-    pollin = select.POLLIN
-    pollout = select.POLLOUT
     skip = 0
 
+    # Two functions, so that the call made before every task, mostly a skip, keeps its frame
+    # on the C stack (MicroPython puts a frame of more than 11 words on the heap).
     def wait_io_event(dt):
-        # asyncio's IOQueue.wait_io_event for its [reader, writer, socket] entries, counting
-        # the tasks it queues.
         nonlocal skip
         if dt == 0 and skip:
             skip -= 1
-            return
-        ready = 0
-        for sock, events in poller.ipoll(dt):
-            entry = io_map[id(sock)]
-            if events & ~pollout and entry[0] is not None:  # readable, or an error
-                tasks.push(entry[0])
-                entry[0] = None
-                ready += 1
-            if events & ~pollin and entry[1] is not None:  # writable, or an error
-                tasks.push(entry[1])
-                entry[1] = None
-                ready += 1
-            if entry[0] is None and entry[1] is None:
-                del io_map[id(sock)]
-                poller.unregister(sock)
-            else:
-                poller.modify(sock, pollout if entry[0] is None else pollin)
-        # The scheduler calls with dt 0 before each of them, except the first when this poll
-        # did not wait; after a poll that waited for a timer (dt > 0) it calls before that too.
-        skip = ready if dt > 0 else max(0, ready - 1)
+        else:
+            ready = _poll(io, dt)
+            # The scheduler calls with dt 0 before each of them, except the first when this
+            # poll did not wait; after a poll that waited for a timer (dt > 0), before it too.
+            skip = ready if dt > 0 else max(0, ready - 1)
 
     io.wait_io_event = wait_io_event
     io._wsio_rounds = True
+
+
+def _poll(io, dt):
+    """asyncio's ``IOQueue.wait_io_event`` for its [reader, writer, socket] entries; returns
+    how many tasks it queued."""
+    io_map = io.map
+    poller = io.poller
+    tasks = core._task_queue
+    ready = 0
+    for sock, events in poller.ipoll(dt):
+        entry = io_map[id(sock)]
+        if events & ~select.POLLOUT and entry[0] is not None:  # readable, or an error
+            tasks.push(entry[0])
+            entry[0] = None
+            ready += 1
+        if events & ~select.POLLIN and entry[1] is not None:  # writable, or an error
+            tasks.push(entry[1])
+            entry[1] = None
+            ready += 1
+        if entry[0] is None and entry[1] is None:
+            del io_map[id(sock)]
+            poller.unregister(sock)
+        else:
+            poller.modify(sock, select.POLLOUT if entry[0] is None else select.POLLIN)
+    return ready
 
 
 # How long the listener waits after the heap had no room for a connection (milliseconds).
