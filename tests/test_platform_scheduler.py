@@ -31,7 +31,7 @@ class _CountingPoller:
 
 
 async def _stream_pairs(count):
-    """``count`` connected (client writer, server reader) stream pairs, and the server."""
+    """The server, and ``count`` connected (client writer, server reader) stream pairs."""
     accepted = []
 
     async def on_connection(reader, writer):
@@ -46,12 +46,14 @@ async def _stream_pairs(count):
     return server, list(zip(clients, accepted))
 
 
-async def _close(server, pairs):
+async def _close(server, pairs, fds_before):
     for writer, reader in pairs:
-        writer.close()
-        reader.close()
+        for stream in (writer, reader):
+            stream.close()
+            await stream.wait_closed()  # (where MicroPython's stream closes its socket)
     server.close()
     await server.wait_closed()
+    await support.settle_fds(fds_before, "a socket of the test was left open")
 
 
 def _install():
@@ -70,6 +72,7 @@ def _install():
 @support.skip_if(not support.ON_MICROPYTHON, MICROPYTHON_SCHEDULER)
 async def test_the_tasks_of_sockets_found_ready_together_run_without_polling_again():
     counting = _install()
+    fds_before = support.open_fds()
     server, pairs = await _stream_pairs(8)
     try:
         got = []
@@ -94,12 +97,13 @@ async def test_the_tasks_of_sockets_found_ready_together_run_without_polling_aga
         # the first.
         assert polls_when_read[-1] == polls_when_read[0], polls_when_read
     finally:
-        await _close(server, pairs)
+        await _close(server, pairs, fds_before)
 
 
 @support.skip_if(not support.ON_MICROPYTHON, MICROPYTHON_SCHEDULER)
 async def test_a_task_that_never_waits_does_not_keep_a_ready_socket_waiting():
     _install()
+    fds_before = support.open_fds()
     server, pairs = await _stream_pairs(1)
     writer, reader = pairs[0]
     spins = [0]
@@ -119,4 +123,4 @@ async def test_a_task_that_never_waits_does_not_keep_a_ready_socket_waiting():
         assert spins[0] - before <= 3, spins[0] - before
     finally:
         spinner.cancel()
-        await _close(server, pairs)
+        await _close(server, pairs, fds_before)
